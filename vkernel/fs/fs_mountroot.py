@@ -1,0 +1,50 @@
+"""Mounting the root filesystem and the standard mounts at boot.
+
+FreeBSD counterpart: sys/kern/vfs_mountroot.c (vfs_mountroot, which also
+mounts devfs on /dev); Linux's is init/do_mounts.c plus devtmpfs_mount().
+It lives in vkernel.fs, not vkernel.vfs, because it names filesystems.
+"""
+from vkernel.abi.linux import errno as E
+from vkernel.kernel.errors import KernelError
+from vkernel.vfs.mount import MountTable
+from vkernel.vfs.namei import NameiData, namei
+from vkernel.vfs.vnode import VDIR
+
+from .devfs import DevfsMount
+from .hostfs import HostMount
+from .memfs import MemMount
+
+
+class _Kcred:
+    """The kernel's own credentials: root, no groups."""
+    uid = gid = 0
+    groups = ()
+
+
+def mount_at(mounts, path, mnt):
+    """Mount `mnt` on the directory `path`; False when there is none."""
+    root = mounts.root.root
+    try:
+        vp = namei(NameiData(path, root, root, _Kcred, mounts=mounts)).vp
+    except KernelError as e:
+        if e.errno in (E.ENOENT, E.ENOTDIR):
+            return False
+        raise
+    if vp.vtype != VDIR:
+        return False
+    mounts.mount(vp, mnt, path)
+    return True
+
+
+def mountroot(hostdir, flags=0, tmp=False):
+    """The MountTable of a guest rooted at host directory `hostdir`.
+
+    devfs goes on /dev and, when `tmp`, a tmpfs on /tmp, each only if the
+    root has that directory.  Returns the table; its devfs is
+    `mounts.find("/dev")`, where the tty layer registers its devices.
+    """
+    mounts = MountTable(HostMount(hostdir, flags))
+    mount_at(mounts, "/dev", DevfsMount())
+    if tmp:
+        mount_at(mounts, "/tmp", MemMount(mode=0o1777))
+    return mounts

@@ -1,0 +1,168 @@
+"""Boot: from a command line to init running as pid 1 (BSD kern/init_main.c).
+
+mi_startup() in the original walks SYSINIT entries; ours is a short list of
+steps: message buffer and console, platform and virtual CPU, root and
+device filesystems, the syscall table, then the first process (pid 1),
+exec'd from the guest root like any other program.
+"""
+import os
+import signal
+import sys
+import time
+import traceback
+
+import vkernel
+from vkernel.abi.linux import signal as S
+
+from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_proc, kern_sig,
+               kern_vfs,
+               msgbuf)
+from .kern_descrip import FileDesc
+from .kern_synch import mp_lock, sched
+from .proc import Lwp, Proc, SACTIVE, SZOMB
+from .trap import Cpu
+from .vm_map import MemoryLimit, VmSpace
+
+EXIT_PANIC = 70          # the vkernel died of a kernel bug (EX_SOFTWARE)
+EXIT_REBOOT = 32         # DragonFly's EX_VKERNEL_REBOOT
+
+
+class Halt(Exception):
+    """Raised to leave the run loop: the system is going down."""
+
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
+
+
+class Kernel:
+    """The booted system: configuration, the CPU loop and the first process."""
+
+    def __init__(self, conf, platform, console, mountroot):
+        self.conf = conf
+        self.platform = platform
+        self.console = console
+        self.mountroot = mountroot
+        self.exit_status = 0
+        self.cpu = None
+        self.init = None
+        self.attach_console = lambda td: None
+        self.shutdown_requested = None
+
+    # -- boot ------------------------------------------------------------------------------
+    def banner(self):
+        c = self.conf
+        lines = [f"vkernel {vkernel.__version__}: a Python virtual kernel on "
+                 f"{os.uname().sysname} {os.uname().release} ({os.uname().machine})",
+                 f"real memory  = {c.memsize} ({c.memsize >> 20} MB)",
+                 f"CPUs: {c.ncpus} virtual (host CPU {c.host_cpu})",
+                 f"root: {c.root}"]
+        for line in lines:
+            msgbuf.log(line, console=c.verbose or not c.command)
+
+    def boot(self):
+        msgbuf.console_write = self.console.write_kernel
+        self.banner()
+        from vkernel.syscalls import dispatch
+        import vkernel.syscalls.linux64  # noqa: F401  (registers every handler)
+        self.cpu = Cpu(0, self.platform, dispatch.syscall2, dispatch.finish)
+        self.console.attach(self.cpu.fd_handlers)
+        self.cpu.host_requests = self.poll_host_requests
+        self.limit = MemoryLimit(self.conf.memsize)
+        self.limit.log = msgbuf.log
+        self._hooks()
+        self.rootvp = self.mountroot(self)
+        self.init = self._start_init()
+
+    def _hooks(self):
+        kern_sig.hooks["exit"] = kern_exit.exit1
+        kern_sig.hooks["log"] = msgbuf.log
+        kern_exit.hooks["halt"] = self._init_exit
+        kern_exit.hooks["futex_wake"] = kern_futex.wake_on_exit
+        kern_fork.hooks["start"] = self._start_thread
+        kern_exec.hooks["log"] = msgbuf.log
+
+    def _start_thread(self, td):
+        """A new thread begins life in userret, like a fork trampoline."""
+        self.cpu.userret(td)
+
+    def _start_init(self):
+        host = self.platform.new_space()
+        vdso = self.platform.vdso_range(host)
+        kern_exec.hooks["vdso"] = vdso[0] if vdso else 0
+        p = Proc(1, None)
+        p.p_vmspace = VmSpace(host.space, self.limit, [(0x7FF000000000, 0x7FF000001000)])
+        p.p_fd = FileDesc()
+        p.p_cwd = p.p_root = self.rootvp
+        p.p_comm = "init"
+        td = Lwp(p, 1, host)
+        host.cookie = td
+        p.p_lwps[1] = td
+        kern_proc.alllwp[1] = td
+        kern_proc.proc_insert(p)
+        kern_proc.enterpgrp(p, 1, True)
+        p.p_stat = SACTIVE
+        self.attach_console(td)
+        td.regs = host.get_regs()
+        argv, env = self.conf.init_argv()
+        kern_exec.kern_execve(td, argv[0], [a.encode() for a in argv],
+                              [e.encode() for e in env])
+        return p
+
+    def _init_exit(self, p, xstat):
+        if self.conf.command:
+            code = (xstat >> 8) & 0xFF if xstat & 0x7F == 0 else 128 + (xstat & 0x7F)
+        else:
+            msgbuf.log(f"init died (wait status {xstat:#x})")
+            code = 1
+        raise Halt(code)
+
+    def request_shutdown(self, why):
+        """Host signal handler: only note it; the CPU loop acts at a safe point."""
+        self.shutdown_requested = why
+        if self.cpu is not None:
+            self.cpu.pending_work = True
+
+    def poll_host_requests(self):
+        """Called by the CPU loop between traps (never inside kernel code)."""
+        why, self.shutdown_requested = self.shutdown_requested, None
+        if why == "SIGTERM":
+            msgbuf.log("Caught SIGTERM from host system. Shutting down...")
+            sig = S.SIGTERM if self.conf.command else S.SIGUSR2
+            kern_sig.psignal(kern_proc.pfind(1), sig)
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self):
+        """Boot and run until halt; returns the vkernel's exit status."""
+        try:
+            with mp_lock:
+                self.boot()
+                self.cpu.userret(self.init.main_lwp())
+            self.cpu.go_user()
+            return 0
+        except Halt as h:
+            return h.status
+        except Exception:
+            return self.panic_exit()
+        finally:
+            self.shutdown()
+
+    def panic_exit(self):
+        """A Python exception escaped kernel code: a kernel bug (until ddb exists)."""
+        td = self.cpu.curthread if self.cpu else None
+        cur = f"{td.lwp_proc.p_pid} ({td.lwp_proc.p_comm})" if td else "none"
+        text = traceback.format_exc()
+        self.console.write_kernel(
+            (f"\npanic: kernel exception\ncurrent process = {cur}\n{text}").encode())
+        return EXIT_PANIC
+
+    def shutdown(self):
+        """Kill every guest and restore the host terminal."""
+        for p in list(kern_proc.allproc.values()):
+            vm = p.p_vmspace
+            if p.p_stat != SZOMB and vm is not None and vm.space.memfd >= 0:
+                try:
+                    vm.space.kill()
+                except Exception:
+                    pass
+        self.console.restore()

@@ -1,0 +1,124 @@
+"""execve(2): replace a process image (BSD kern_exec.c).
+
+The file is read through the guest VFS, never opened by the host: ELF
+images go to imgact_elf, `#!` scripts are turned into an exec of their
+interpreter.  After the point of no return a failure kills the process.
+"""
+from vkernel.abi.linux import errno as E
+from vkernel.abi.linux import signal as S
+
+from . import imgact_elf, kern_exit, kern_vfs
+from .errors import KernelError
+from .kern_synch import sched
+from .proc import P_EXEC, P_PPWAIT
+from vkernel.vfs.namei import access_ok
+from vkernel.vfs.vnode import VREG
+
+ARG_MAX = 2 << 20
+MAX_SHEBANG_DEPTH = 4
+MAX_IMAGE = 1 << 30
+hooks = {"vdso": 0, "ktrace_exec": None, "log": print}
+
+
+def read_image(td, path):
+    """Look up an executable and read it whole; checks type and x permission."""
+    vp, resolved = kern_vfs.lookup(td, path)
+    va = vp.getattr()
+    if va.type != VREG:
+        raise KernelError(E.EACCES)
+    if not access_ok(va, td.lwp_proc.p_ucred, 1) or not va.mode & 0o111:
+        raise KernelError(E.EACCES)
+    if va.size > MAX_IMAGE:
+        raise KernelError(E.ENOMEM)
+    return vp, resolved, vp.read(0, va.size)
+
+
+def _shebang(data, path, argv):
+    line = data[2:256].split(b"\n", 1)[0].strip()
+    if not line:
+        raise KernelError(E.ENOEXEC)
+    parts = line.split(None, 1)
+    new = [parts[0]] + parts[1:] + [path.encode("utf-8", "surrogateescape")] + argv[1:]
+    return parts[0].decode("utf-8", "surrogateescape"), new
+
+
+def resolve(td, path, argv, depth=0):
+    """Follow #! chains; returns (image, interp image, argv, path)."""
+    _, resolved, data = read_image(td, path)
+    if data[:2] == b"#!":
+        if depth >= MAX_SHEBANG_DEPTH:
+            raise KernelError(E.ELOOP)
+        ipath, nargv = _shebang(data, path, argv)
+        return resolve(td, ipath, nargv, depth + 1)
+    if data[:4] != b"\x7fELF":
+        raise KernelError(E.ENOEXEC)
+    img = imgact_elf.Image(data, path)
+    interp = None
+    if img.interp:
+        _, _, idata = read_image(td, img.interp)
+        interp = imgact_elf.Image(idata, img.interp)
+        if interp.interp:
+            raise KernelError(E.ELIBBAD)
+    return img, interp, argv, path
+
+
+def kern_execve(td, path, argv, envp):
+    """Replace td's process image.  argv/envp are lists of bytes."""
+    if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
+        raise KernelError(E.E2BIG)
+    img, interp, argv, path = resolve(td, path, argv)
+    p = td.lwp_proc
+    _single_thread(td)                                  # point of no return
+    vm = p.p_vmspace
+    vm.clear()
+    try:
+        entry, rsp, _ = imgact_elf.load(vm, img, interp, p.p_ucred, argv, envp,
+                                        path, hooks["vdso"])
+    except KernelError as e:
+        hooks["log"](f"pid {p.p_pid} ({p.p_comm}): exec of {path} failed after "
+                     f"point of no return: {e}")
+        kern_exit.exit1(p, S.SIGSEGV)
+        raise
+    _reset_regs(td, entry, rsp)
+    _new_image(p, td, path, argv, envp)
+
+
+def _single_thread(td):
+    p = td.lwp_proc
+    for other in list(p.p_lwps.values()):
+        if other is not td:
+            kern_exit.thread_exit(other, 0)
+
+
+def _reset_regs(td, entry, rsp):
+    r = td.regs
+    for name in ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi "
+                 "fs_base gs_base").split():
+        setattr(r, name, 0)
+    r.rip, r.rsp, r.eflags, r.orig_rax = entry, rsp, 0x202, 2**64 - 1
+    from vkernel.abi.linux import sigframe as SF
+    td.host.set_fpregs(SF.pack_fxsave_default())
+
+
+def _new_image(p, td, path, argv, envp):
+    name = path.rsplit("/", 1)[-1]
+    p.p_comm = name[:15]
+    p.p_args = [a.decode("utf-8", "surrogateescape") for a in argv]
+    p.p_env = envp
+    p.p_exe = path
+    p.p_flags |= P_EXEC
+    p.p_vmspace.owner = f"pid {p.p_pid} ({p.p_comm})"
+    for act in p.p_sigacts:
+        if act.handler not in (S.SIG_IGN, S.SIG_DFL):
+            act.handler, act.flags, act.mask = S.SIG_DFL, 0, 0
+    td.lwp_sigaltstack = (0, S.SS_DISABLE, 0)
+    td.lwp_clear_child_tid = 0
+    td.lwp_robust_list = 0
+    p.p_fd.close_on_exec()
+    parent = p.p_pptr
+    if parent is not None and parent.p_vfork_child is p:
+        parent.p_vfork_child = None
+        parent.p_flags &= ~P_PPWAIT
+        sched.wakeup(("vfork", parent))
+    if hooks["ktrace_exec"]:
+        hooks["ktrace_exec"](p)

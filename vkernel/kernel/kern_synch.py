@@ -1,0 +1,126 @@
+"""Sleep and wakeup on wait channels (BSD kern_synch.c: tsleep/wakeup).
+
+Big kernel lock: every line of kernel code runs on the virtual CPU thread
+while it holds `mp_lock` (DragonFly's name).  Guest code runs natively and
+in parallel; only kernel work is serialised.
+
+A syscall that must wait calls `tsleep(td, chans, wmesg, deadline)`, which
+raises `Sleep`.  The dispatcher catches it, leaves the guest thread stopped
+and records it on each channel's sleep queue.  `wakeup(chan)` moves the
+sleepers to the run queue, and the dispatcher re-runs the same syscall from
+its start (xv6's sleep-in-a-loop, flattened).  Work a handler must not redo
+after a wakeup lives in `td.sstate`, a dict that lives as long as one syscall.
+"""
+import heapq
+import itertools
+import threading
+import time
+
+mp_lock = threading.RLock()
+
+WAKE_NORMAL, WAKE_SIGNAL, WAKE_TIMEOUT = "wakeup", "signal", "timeout"
+
+
+class Sleep(Exception):
+    """Raised by tsleep; caught by the syscall dispatcher only."""
+
+
+class SleepQueues:
+    """The kernel's sleep queues and run queue (one per virtual CPU set)."""
+
+    def __init__(self):
+        self.sleepers = {}            # chan -> set(td)
+        self.runq = []                # tds to re-dispatch
+        self.timers = []              # heap of (deadline, seq, callback)
+        self._seq = itertools.count()
+
+    # -- sleeping -------------------------------------------------------------
+    def sleep(self, td, chans, wmesg, deadline=None, interruptible=True):
+        td.td_wchans = tuple(chans)
+        td.td_wmesg = wmesg
+        td.td_sleep_intr = interruptible
+        td.td_wakeup = None
+        td.td_slptime = time.monotonic()
+        for c in td.td_wchans:
+            self.sleepers.setdefault(c, set()).add(td)
+        if deadline is not None:
+            gen = td.td_sleepgen
+            self.callout(deadline, lambda: self._timeout(td, gen))
+        raise Sleep()
+
+    def _timeout(self, td, gen):
+        if td.td_wchans is not None and td.td_sleepgen == gen:
+            self.setrunnable(td, WAKE_TIMEOUT)
+
+    def wakeup(self, chan):
+        """Wake every thread sleeping on chan."""
+        tds = self.sleepers.pop(chan, None)
+        if tds:
+            for td in list(tds):
+                self.setrunnable(td, WAKE_NORMAL)
+
+    def wakeup_one(self, chan):
+        tds = self.sleepers.get(chan)
+        if tds:
+            self.setrunnable(next(iter(tds)), WAKE_NORMAL)
+            return 1
+        return 0
+
+    def setrunnable(self, td, why):
+        """Take td off its sleep queues and queue it for re-dispatch."""
+        if td.td_wchans is None:
+            return
+        for c in td.td_wchans:
+            s = self.sleepers.get(c)
+            if s is not None:
+                s.discard(td)
+                if not s:
+                    del self.sleepers[c]
+        td.td_wchans = None
+        td.td_wmesg = ""
+        td.td_wakeup = why
+        td.td_sleepgen += 1
+        self.runq.append(td)
+
+    def unsleep(self, td):
+        """Remove td from all queues without waking it (exit, exec)."""
+        if td.td_wchans is not None:
+            self.setrunnable(td, WAKE_NORMAL)
+        if td in self.runq:
+            self.runq.remove(td)
+
+    # -- callouts -------------------------------------------------------------
+    def callout(self, deadline, fn):
+        """Run fn() at monotonic time `deadline` (kern_timeout.c)."""
+        heapq.heappush(self.timers, (deadline, next(self._seq), fn))
+
+    def next_deadline(self):
+        return self.timers[0][0] if self.timers else None
+
+    def run_callouts(self):
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self.timers)
+            fn()
+
+
+sched = SleepQueues()
+
+
+def tsleep(td, chans, wmesg, deadline=None, interruptible=True):
+    """Put td to sleep on chans (one channel, or a list of them); never returns.
+
+    A channel is any hashable value; tuples such as ("wait", p) are single
+    channels, only a list means several.
+    """
+    if not isinstance(chans, list):
+        chans = [chans]
+    sched.sleep(td, chans, wmesg, deadline, interruptible)
+
+
+def wakeup(chan):
+    sched.wakeup(chan)
+
+
+def wakeup_one(chan):
+    return sched.wakeup_one(chan)

@@ -1,0 +1,152 @@
+"""Traps from guest code and the virtual CPU's run loop.
+
+DragonFly counterpart: sys/platform/vkernel64/x86_64/trap.c (user_trap,
+syscall2, go_user) and its cpu_idle.  `go_user` is a virtual CPU: it runs
+guests natively until one traps, serves the trap under mp_lock, and sends
+the guest back with `userret`.  Guests sleeping in the kernel are not
+resumed; woken ones are re-dispatched from the run queue.
+"""
+import os
+import signal
+import time
+
+from vkernel.abi.linux import errno as E
+from vkernel.abi.linux import signal as S
+from vkernel.platform import EXITED, SIGNAL, SYSCALL
+
+from . import kern_exit, kern_sig, msgbuf
+from .kern_synch import WAKE_SIGNAL, mp_lock, sched, tsleep, Sleep
+from .proc import P_WEXIT
+
+FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
+
+
+class Cpu:
+    """One virtual CPU: a host thread that traces and runs its guests."""
+
+    def __init__(self, cpuid, platform, syscall2, finish):
+        self.cpuid = cpuid
+        self.platform = platform
+        self.syscall2 = syscall2
+        self.finish = finish
+        self.curthread = None
+        self.running = True
+        self.fd_handlers = {}        # host fd -> callback (console input, ...)
+        self.pending_work = False       # set from host signal handlers
+        self.host_requests = lambda: None
+
+    # -- the loop ---------------------------------------------------------------------
+    def go_user(self):
+        """Run until the kernel halts."""
+        while self.running:
+            with mp_lock:
+                self.run_queue()
+            if not self.running:
+                break
+            traps, ready = self.platform.wait(self._timeout(), list(self.fd_handlers))
+            with mp_lock:
+                if self.pending_work:
+                    self.pending_work = False
+                    self.host_requests()
+                for fd in ready:
+                    self.fd_handlers[fd]()
+                sched.run_callouts()
+                for trap in traps:
+                    self.user_trap(trap)
+
+    def _timeout(self):
+        if sched.runq:
+            return 0
+        d = sched.next_deadline()
+        return None if d is None else max(0.0, d - time.monotonic())
+
+    def run_queue(self):
+        while sched.runq and self.running:
+            td = sched.runq.pop(0)
+            if td.lwp_proc.p_flags & P_WEXIT or td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
+                continue
+            self.curthread = td
+            if td.td_stopped:
+                td.td_stopped = False
+                self.userret(td)
+            elif td.td_wakeup == WAKE_SIGNAL and td.td_insyscall:
+                self._interrupted(td)
+            else:
+                self._dispatch(td)
+            self.curthread = None
+
+    def _interrupted(self, td):
+        """A sleeping syscall was interrupted by a signal: -ERESTARTSYS."""
+        nr = td.regs.orig_rax
+        ret = td.sstate.get("eintr", -E.ERESTARTSYS)
+        if self.finish(td, nr, ret) == "done":
+            self.userret(td)
+
+    def _dispatch(self, td):
+        if self.syscall2(td) == "done":
+            self.userret(td)
+
+    # -- traps ---------------------------------------------------------------------------
+    def user_trap(self, trap):
+        th = trap.thread
+        td = th.cookie
+        if td is None:
+            return
+        td.td_oncpu = False
+        self.curthread = td
+        try:
+            if trap.kind == SYSCALL:
+                td.regs = th.get_regs()
+                self._dispatch(td)
+            elif trap.kind == SIGNAL:
+                td.regs = th.get_regs()
+                self._signal_trap(td, trap)
+            elif trap.kind == EXITED:
+                self._host_exit(td, trap)
+        finally:
+            self.curthread = None
+
+    def _signal_trap(self, td, trap):
+        if trap.signo in FAULT_SIGNALS:
+            self._fault(td, trap)
+        self.userret(td)
+
+    def _fault(self, td, trap):
+        """A fault in guest code becomes a synchronous guest signal (trapsignal)."""
+        p = td.lwp_proc
+        sig = trap.signo
+        act = p.p_sigacts[sig]
+        blocked = td.lwp_sigmask & S.sigmask(sig)
+        if act.handler in (S.SIG_DFL, S.SIG_IGN) or blocked:
+            if act.handler == S.SIG_IGN or blocked:
+                act.handler = S.SIG_DFL
+                td.lwp_sigmask &= ~S.sigmask(sig)
+            msgbuf.log(f"pid {p.p_pid} ({p.p_comm}): signal {sig}, fault address "
+                       f"{trap.addr:#x}, rip {td.regs.rip:#x}")
+        kern_sig.tdsignal(td, sig, S.siginfo_fault(sig, trap.code, trap.addr))
+
+    def _host_exit(self, td, trap):
+        p = td.lwp_proc
+        if not p.p_flags & P_WEXIT:
+            msgbuf.log(f"pid {p.p_pid} ({p.p_comm}): host thread vanished "
+                       f"(status {trap.status:#x})")
+            kern_exit.exit1(p, S.SIGKILL)
+
+    # -- back to the guest ----------------------------------------------------------------
+    def userret(self, td):
+        """Deliver signals, then run the thread natively again (or hold it)."""
+        what = kern_sig.postsig(td)
+        if what == "run":
+            td.host.set_regs(td.regs)
+            td.td_oncpu = True
+            td.host.resume()
+        elif what == "stop":
+            self._hold(td)
+
+    def _hold(self, td):
+        """Job-control stop: park td until SIGCONT (DragonFly's tstop)."""
+        p = td.lwp_proc
+        try:
+            tsleep(td, ("stopped", p), "stop", interruptible=False)
+        except Sleep:
+            td.td_stopped = True

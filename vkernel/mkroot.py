@@ -1,0 +1,135 @@
+"""`vkernel mkroot`: build a guest root directory from host parts.
+
+    vkernel mkroot [--host PROGRAM ...] DEST
+
+The root holds Debian's busybox-static with every applet linked, a minimal
+/etc (passwd, group, shadow, inittab, rc, profile, hostname), the project's
+guest programs compiled from guest/src (t_aio and friends), and each
+--host PROGRAM with the shared libraries and loader it needs (from ldd).
+This is a host-side tool: it never runs inside the kernel.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "dev", "proc",
+        "sys", "tmp", "root", "home/user", "var/log", "var/run", "mnt", "lib", "lib64")
+
+ETC = {
+    "passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    "group": "root:x:0:\nwheel:x:10:root\nuser:x:1000:\n",
+    "shadow": "root::19000:0:99999:7:::\nuser::19000:0:99999:7:::\n",
+    "hostname": "vkernel\n",
+    "hosts": "127.0.0.1 localhost vkernel\n",
+    "profile": 'export PS1="# "\n[ "$(id -u)" != 0 ] && export PS1="$ "\n'
+               'export PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/bin\n',
+    "inittab": "::sysinit:/etc/rc\n::respawn:/sbin/getty -n -l /bin/login 0 console\n"
+               "::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/umount -a -r\n",
+    "rc": "#!/bin/sh\n# /etc/rc: system start-up, run once by init\n"
+          "mount -t proc proc /proc 2>/dev/null\n"
+          "hostname -F /etc/hostname 2>/dev/null\n",
+    "shells": "/bin/sh\n/bin/ash\n",
+}
+
+
+def find_busybox():
+    for path in BUSYBOX_CANDIDATES:
+        if os.path.exists(path):
+            out = subprocess.run(["file", "-L", path], capture_output=True, text=True).stdout
+            if "statically linked" in out or "static-pie" in out:
+                return path
+    sys.exit("mkroot: busybox-static is not installed (apt-get install busybox-static)")
+
+
+def install_busybox(dest):
+    bb = find_busybox()
+    shutil.copy2(bb, os.path.join(dest, "bin/busybox"))
+    os.chmod(os.path.join(dest, "bin/busybox"), 0o755)
+    applets = subprocess.run([bb, "--list-full"], capture_output=True, text=True).stdout
+    for rel in applets.split():
+        link = os.path.join(dest, rel)
+        if rel == "bin/busybox" or os.path.lexists(link):
+            continue
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        depth = rel.count("/")
+        os.symlink("../" * depth + "bin/busybox", link)
+
+
+def install_etc(dest):
+    for name, text in ETC.items():
+        path = os.path.join(dest, "etc", name)
+        with open(path, "w") as f:
+            f.write(text)
+    os.chmod(os.path.join(dest, "etc/rc"), 0o755)
+    os.chmod(os.path.join(dest, "etc/shadow"), 0o600)
+    os.chmod(os.path.join(dest, "tmp"), 0o1777)
+
+
+def install_guest_programs(dest):
+    """Compile guest/src/*.c (musl-gcc -static) into /usr/local/bin."""
+    try:
+        from guest.build import build_all
+    except ImportError:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, here)
+        from guest.build import build_all
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "vkernel", "guest")
+    for name, path in build_all(cache).items():
+        shutil.copy2(path, os.path.join(dest, "usr/local/bin", name))
+
+
+def libraries(program):
+    """The shared objects a host program needs, from ldd."""
+    out = subprocess.run(["ldd", program], capture_output=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            libs.append(parts[2])
+        elif parts and parts[0].startswith("/"):
+            libs.append(parts[0])
+    return libs
+
+
+def copy_host_file(src, dest):
+    target = os.path.join(dest, src.lstrip("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        shutil.copy2(os.path.realpath(src), target)
+
+
+def install_host_program(dest, prog):
+    path = shutil.which(prog) or prog
+    if not os.path.exists(path):
+        sys.exit(f"mkroot: no such host program: {prog}")
+    real = os.path.realpath(path)
+    copy_host_file(path if os.path.isabs(path) else real, dest)
+    for lib in libraries(real):
+        copy_host_file(lib, dest)
+
+
+def build(dest, host_programs=(), guest_programs=True):
+    for d in DIRS:
+        os.makedirs(os.path.join(dest, d), exist_ok=True)
+    install_busybox(dest)
+    install_etc(dest)
+    if guest_programs:
+        install_guest_programs(dest)
+    for prog in host_programs:
+        install_host_program(dest, prog)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="vkernel mkroot", description=__doc__.split("\n")[0])
+    ap.add_argument("--host", action="append", default=[], metavar="PROGRAM",
+                    help="add a host program and its shared libraries")
+    ap.add_argument("--no-guest-programs", action="store_true",
+                    help="do not compile the project's guest programs")
+    ap.add_argument("dest")
+    args = ap.parse_args(argv)
+    build(args.dest, args.host, not args.no_guest_programs)
+    print(f"mkroot: root directory ready in {args.dest}")
+    return 0

@@ -1,0 +1,417 @@
+"""Host ptrace platform: guest threads are host threads under PTRACE_SYSEMU.
+
+Counterpart of gVisor's platform/ptrace and of DragonFly's
+sys/platform/vkernel64 (where the host's vmspace_*() calls play this part).
+
+Every guest process is a host process that was started from a tiny stub
+ELF (generated below; never a guest file) and emptied of all host mappings.
+Its instructions run natively.  Every syscall instruction stops it
+(PTRACE_SYSEMU: the host never executes the call) and every fault or trap
+arrives as a signal-delivery stop.  The only host syscalls a guest ever
+runs are the ones `Thread.inject` places on the stub's `syscall`
+instruction: mmap/munmap/mprotect/mremap/madvise, clone for fork and
+threads, and exit.
+
+Ptrace rule: only the host thread that attached a tracee may issue ptrace
+requests for it.  All guests are attached by the thread that runs
+`PtracePlatform` (the virtual CPU thread).  Guests never outlive us:
+PTRACE_O_EXITKILL on every tracee plus PR_SET_PDEATHSIG on the first.
+"""
+import ctypes
+import errno
+import os
+import select
+import signal
+import struct
+
+from . import EVENT, EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
+
+libc = ctypes.CDLL(None, use_errno=True)
+_ptrace = libc.ptrace
+_ptrace.restype = ctypes.c_long
+_ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+
+PTRACE_TRACEME = 0
+PTRACE_CONT = 7
+PTRACE_SINGLESTEP = 9
+PTRACE_GETREGS = 12
+PTRACE_SETREGS = 13
+PTRACE_GETFPREGS = 14
+PTRACE_SETFPREGS = 15
+PTRACE_SYSEMU = 31
+PTRACE_SYSEMU_SINGLESTEP = 32
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
+PTRACE_O_TRACESYSGOOD = 1
+PTRACE_O_TRACEFORK = 1 << 1
+PTRACE_O_TRACEVFORK = 1 << 2
+PTRACE_O_TRACECLONE = 1 << 3
+PTRACE_O_EXITKILL = 1 << 20
+OPTIONS = (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
+           | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL)
+WALL = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+ADDR_NO_RANDOMIZE = 0x0040000
+
+# Host syscall numbers used for injection (x86-64).
+HOST_MMAP, HOST_MPROTECT, HOST_MUNMAP, HOST_MREMAP, HOST_MADVISE = 9, 10, 11, 25, 28
+HOST_CLONE, HOST_EXIT = 56, 60
+SYS_TGKILL = 234
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
+
+# The stub: one page at a fixed address, `syscall; int3`.
+STUB_BASE = 0x7FF000000000
+STUB_SIZE = 0x1000
+STUB_SYSCALL = STUB_BASE + 0x78       # code follows the ELF and program headers
+STUB_CODE = b"\x0f\x05\xcc\xcc"
+
+
+class Regs(ctypes.Structure):
+    """struct user_regs_struct (asm/user.h)."""
+    _fields_ = [(n, ctypes.c_ulonglong) for n in REG_NAMES]
+
+    def copy(self):
+        r = Regs()
+        ctypes.pointer(r)[0] = self
+        return r
+
+    def as_dict(self):
+        return {n: getattr(self, n) for n in REG_NAMES}
+
+
+class SigInfo(ctypes.Structure):
+    _fields_ = [("si_signo", ctypes.c_int), ("si_errno", ctypes.c_int),
+                ("si_code", ctypes.c_int), ("_pad", ctypes.c_int),
+                ("si_addr", ctypes.c_ulonglong), ("_rest", ctypes.c_byte * 104)]
+
+
+def stub_elf():
+    """A 1-page static ELF64 whose only code is `syscall; int3`."""
+    ehdr = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9),
+                       2, 62, 1, STUB_SYSCALL + 2, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, STUB_BASE, STUB_BASE,
+                       0x78 + len(STUB_CODE), 0x78 + len(STUB_CODE), 0x1000)
+    return ehdr + phdr + STUB_CODE
+
+
+def ptrace(req, tid, addr=0, data=0):
+    r = _ptrace(req, tid, addr, data)
+    if r == -1:
+        e = ctypes.get_errno()
+        if e:
+            raise PlatformError(e, f"ptrace({req}, {tid}): {os.strerror(e)}")
+    return r
+
+
+class _SigSet(ctypes.Structure):
+    _fields_ = [("val", ctypes.c_ulong * 16)]
+
+
+def _signalfd_sigchld():
+    """A non-blocking signalfd for SIGCHLD (blocked in this thread)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    mask = _SigSet()
+    mask.val[0] = 1 << (signal.SIGCHLD - 1)
+    fd = libc.signalfd(-1, ctypes.byref(mask), os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "signalfd")
+    return fd
+
+
+class Space:
+    """A guest address space: one host process (its mm) and its memory file."""
+
+    def __init__(self, platform, tgid):
+        self.platform = platform
+        self.tgid = tgid
+        self.memfd = os.open(f"/proc/{tgid}/mem", os.O_RDWR | os.O_CLOEXEC)
+        self.threads = {}
+
+    def read(self, addr, n):
+        try:
+            data = os.pread(self.memfd, n, addr)
+        except OSError as e:
+            raise PlatformError(errno.EFAULT, f"read {addr:#x}: {e}") from None
+        if len(data) != n:
+            raise PlatformError(errno.EFAULT, f"short read at {addr:#x}")
+        return data
+
+    def write(self, addr, data):
+        try:
+            n = os.pwrite(self.memfd, data, addr)
+        except OSError as e:
+            raise PlatformError(errno.EFAULT, f"write {addr:#x}: {e}") from None
+        if n != len(data):
+            raise PlatformError(errno.EFAULT, f"short write at {addr:#x}")
+
+    def any_thread(self):
+        return next(iter(self.threads.values()))
+
+    def syscall(self, nr, *args):
+        """Run a host syscall in this address space (on any of its threads)."""
+        return self.any_thread().inject(nr, *args)
+
+    def close(self):
+        if self.memfd >= 0:
+            os.close(self.memfd)
+            self.memfd = -1
+
+    def kill(self):
+        """Destroy the host process and reap all of its threads."""
+        tids = list(self.threads)
+        try:
+            os.kill(self.tgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for tid in tids:
+            self.platform.reap(tid)
+        self.close()
+
+
+class Thread:
+    """A guest thread: one traced host thread."""
+
+    def __init__(self, space, tid):
+        self.space = space
+        self.tid = tid
+        self.platform = space.platform
+        self._regs = Regs()
+        space.threads[tid] = self
+        self.platform.threads[tid] = self
+        self.cookie = None       # the kernel's lwp
+
+    # -- registers ----------------------------------------------------------
+    def get_regs(self):
+        ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(self._regs))
+        return self._regs
+
+    def set_regs(self, regs):
+        ptrace(PTRACE_SETREGS, self.tid, 0, ctypes.addressof(regs))
+
+    def get_fpregs(self):
+        buf = ctypes.create_string_buffer(512)
+        ptrace(PTRACE_GETFPREGS, self.tid, 0, ctypes.addressof(buf))
+        return buf.raw
+
+    def set_fpregs(self, data):
+        buf = ctypes.create_string_buffer(bytes(data), 512)
+        ptrace(PTRACE_SETFPREGS, self.tid, 0, ctypes.addressof(buf))
+
+    # -- running --------------------------------------------------------------
+    def resume(self, step=False):
+        """Run natively until the next syscall, fault or signal."""
+        ptrace(PTRACE_SYSEMU_SINGLESTEP if step else PTRACE_SYSEMU, self.tid)
+
+    def inject(self, nr, *args):
+        """Execute host syscall `nr` in this thread; return its raw result.
+
+        The thread must be stopped.  Its registers are restored afterwards.
+        """
+        saved = Regs()                 # private buffers: self._regs is the kernel's
+        ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(saved))
+        r = saved.copy()
+        r.rip, r.rax, r.orig_rax = STUB_SYSCALL, nr, 2**64 - 1
+        for name, val in zip(("rdi", "rsi", "rdx", "r10", "r8", "r9"), args):
+            setattr(r, name, val & 0xFFFFFFFFFFFFFFFF)
+        self.set_regs(r)
+        ptrace(PTRACE_CONT, self.tid)
+        self.platform.wait_stub_trap(self)
+        ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
+        res = r.rax
+        self.set_regs(saved)
+        return res - 2**64 if res >= 2**63 else res
+
+    def fork(self, flags=0, stack=0):
+        """Host-clone this thread's process (flags 0) or add a thread/VM sibling.
+
+        Returns the new Thread, stopped, with this thread's registers.
+        """
+        space = self.space
+        res = self.inject(HOST_CLONE, flags | CLONE_PARENT, stack, 0, 0, 0)
+        if res < 0:
+            raise PlatformError(-res, "host clone failed")
+        self.platform.wait_new(res)
+        if flags & CLONE_VM:
+            return Thread(space, res)
+        return Thread(Space(self.platform, res), res)
+
+    def exit_thread(self):
+        """Make this host thread exit (other threads of the process live on)."""
+        r = Regs()
+        ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
+        r.rip, r.rax, r.orig_rax, r.rdi = STUB_SYSCALL, HOST_EXIT, 2**64 - 1, 0
+        self.set_regs(r)
+        ptrace(PTRACE_CONT, self.tid)
+        self.platform.reap(self.tid)
+
+    def interrupt(self):
+        """Force a running guest thread to trap (a host SIGURG, swallowed by us)."""
+        libc.syscall(SYS_TGKILL, self.space.tgid, self.tid, signal.SIGURG)
+
+    def siginfo(self):
+        si = SigInfo()
+        ptrace(PTRACE_GETSIGINFO, self.tid, 0, ctypes.addressof(si))
+        return si
+
+
+class PtracePlatform:
+    """Runs guests as traced host processes; see the module docstring."""
+
+    name = "ptrace"
+
+    def __init__(self, cpu=None):
+        self.threads = {}             # host tid -> Thread
+        self._early = {}              # tid -> status seen before the tid was known
+        self.cpu = cpu
+        self._stub = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
+        os.write(self._stub, stub_elf())
+        self.sigfd = _signalfd_sigchld()
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    # -- creating address spaces ----------------------------------------------
+    def new_space(self):
+        """A new host process that holds nothing but the stub; returns its Thread."""
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:                                   # pragma: no cover (child)
+            self._child(parent)
+        status = self._waittid(pid)
+        if not os.WIFSTOPPED(status):
+            raise PlatformError(errno.ECHILD, f"stub did not start ({status:#x})")
+        ptrace(PTRACE_SETOPTIONS, pid, 0, OPTIONS)
+        th = Thread(Space(self, pid), pid)
+        self._empty_space(th)
+        return th
+
+    def _child(self, parent):
+        try:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
+            os.setsid()
+            libc.personality(ADDR_NO_RANDOMIZE)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_DFL)
+            os.closerange(0, self._stub)
+            os.closerange(self._stub + 1, 1 << 16)
+            libc.ptrace(PTRACE_TRACEME, 0, None, None)
+            os.execve(self._stub, ["vkernel-stub"], {})
+        finally:
+            os._exit(127)
+
+    def _empty_space(self, th):
+        """Unmap everything the host exec left (stack, ...) except the stub and vdso."""
+        keep = ("[vdso]", "[vvar]", "[vsyscall]", "[vvar_vclock]")
+        for line in open(f"/proc/{th.tid}/maps"):
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else ""
+            if lo == STUB_BASE or name in keep:
+                continue
+            th.inject(HOST_MUNMAP, lo, hi - lo)
+
+    def vdso_range(self, th):
+        for line in open(f"/proc/{th.tid}/maps"):
+            if line.rstrip().endswith("[vdso]"):
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                return lo, hi
+        return None
+
+    # -- waiting --------------------------------------------------------------
+    def _waittid(self, tid):
+        while True:
+            try:
+                return os.waitpid(tid, WALL)[1]
+            except ChildProcessError:
+                return 0
+
+    def wait_stub_trap(self, th):
+        """Wait for the int3 after an injected syscall, absorbing clone events."""
+        while True:
+            status = self._waittid(th.tid)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status) or status == 0:
+                self._forget(th.tid)
+                raise PlatformError(errno.ESRCH, f"thread {th.tid} died in injection")
+            sig = os.WSTOPSIG(status)
+            if sig == signal.SIGTRAP and status >> 16 == 0:
+                return
+            ptrace(PTRACE_CONT, th.tid)   # clone event or stray signal: swallow
+
+    def wait_new(self, tid):
+        """Wait for a freshly cloned tracee's initial SIGSTOP."""
+        status = self._early.pop(tid, None)
+        if status is None:
+            status = self._waittid(tid)
+        if not os.WIFSTOPPED(status):
+            raise PlatformError(errno.ESRCH, f"new thread {tid} did not stop")
+
+    def reap(self, tid):
+        """Wait until a host thread is gone (after SIGKILL or exit)."""
+        while True:
+            status = self._waittid(tid)
+            if status == 0 or os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                break
+            try:
+                ptrace(PTRACE_CONT, tid)
+            except PlatformError:
+                pass
+        self._forget(tid)
+
+    def _forget(self, tid):
+        th = self.threads.pop(tid, None)
+        if th is not None:
+            th.space.threads.pop(tid, None)
+
+    def wait(self, timeout, fds=()):
+        """Collect traps; block up to `timeout` s (None: forever) or until an fd is ready."""
+        traps = self._collect()
+        if traps:
+            return traps, []
+        try:
+            ready, _, _ = select.select([self.sigfd, *fds], [], [], timeout)
+        except InterruptedError:
+            return [], []
+        if self.sigfd in ready:
+            try:
+                os.read(self.sigfd, 4096)
+            except BlockingIOError:
+                pass
+        return self._collect(), [f for f in ready if f != self.sigfd]
+
+    def _collect(self):
+        traps = []
+        while True:
+            try:
+                tid, status = os.waitpid(-1, os.WNOHANG | WALL)
+            except ChildProcessError:
+                break
+            if tid == 0:
+                break
+            trap = self._decode(tid, status)
+            if trap is not None:
+                traps.append(trap)
+        return traps
+
+    def _decode(self, tid, status):
+        th = self.threads.get(tid)
+        if th is None:
+            if os.WIFSTOPPED(status):
+                self._early[tid] = status      # a new tracee not yet claimed
+            return None
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            self._forget(tid)
+            return Trap(th, EXITED, status=status)
+        sig = os.WSTOPSIG(status)
+        if sig == (signal.SIGTRAP | 0x80):
+            return Trap(th, SYSCALL)
+        if status >> 16:
+            ptrace(PTRACE_SYSEMU, tid)        # stray ptrace event: keep going
+            return None
+        si = th.siginfo()
+        return Trap(th, SIGNAL, signo=sig, code=si.si_code, addr=si.si_addr)

@@ -1,0 +1,82 @@
+"""The syscall dispatcher: syscall2() (DragonFly's platform trap.c syscall2,
+FreeBSD's syscallenter).
+
+It is the single place that decodes arguments, calls the handler, turns a
+KernelError into -errno, answers ENOSYS for anything not in the table
+(logged once per process and name) and writes ktrace records.  Handlers
+never trace themselves.
+"""
+from vkernel.abi.linux import errno as E
+from vkernel.kernel import msgbuf
+from vkernel.kernel.errors import KernelError
+from vkernel.kernel.kern_synch import Sleep
+from vkernel.platform import PlatformError
+
+from .table import JUSTRETURN, MASK64, name_of, sysent
+
+DONE, SLEEPING, GONE = "done", "sleeping", "gone"
+KTRFAC_SYSCALL, KTRFAC_SYSRET = 0x02, 0x04
+
+
+class Ktrace:
+    """Hooks filled in by kern_ktrace; no-ops until then."""
+    syscall = None
+    sysret = None
+
+
+ktr = Ktrace()
+
+
+def _unimplemented(td, nr):
+    p = td.lwp_proc
+    name = name_of(nr)
+    if name not in p.p_ktrace_unimpl:
+        p.p_ktrace_unimpl.add(name)
+        msgbuf.log(f"pid {p.p_pid} ({p.p_comm}): unimplemented syscall {name} ({nr})")
+    return -E.ENOSYS
+
+
+def _call(td, ent, raw):
+    args = [kind.decode(v) for kind, v in zip(ent.args, raw)]
+    try:
+        return ent.handler(td, *args)
+    except KernelError as e:
+        return -e.errno
+    except PlatformError as e:
+        if e.errno == E.EFAULT:
+            return -E.EFAULT
+        raise
+
+
+def syscall2(td):
+    """Serve the syscall td is stopped at; returns DONE, SLEEPING or GONE."""
+    regs = td.regs
+    nr = regs.orig_rax
+    raw = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
+    ent = sysent.get(nr)
+    p = td.lwp_proc
+    if not td.td_insyscall:
+        td.td_insyscall = True
+        td.sstate = {}
+        if p.p_traceflag & KTRFAC_SYSCALL and ktr.syscall:
+            ktr.syscall(td, nr, raw[:len(ent.args)] if ent else raw)
+    if ent is None:
+        ret = _unimplemented(td, nr)
+    else:
+        try:
+            ret = _call(td, ent, raw)
+        except Sleep:
+            return SLEEPING
+    return finish(td, nr, ret)
+
+
+def finish(td, nr, ret):
+    """Complete a syscall with ret (an int, or JUSTRETURN)."""
+    p = td.lwp_proc
+    if not p.p_lwps.get(td.lwp_tid) is td:
+        return GONE
+    if ret is not JUSTRETURN:
+        td.regs.rax = ret & MASK64
+    if p.p_traceflag & KTRFAC_SYSRET and ktr.sysret:
+        ktr.sysret(td, nr, 0 if ret is JUSTRETURN else ret)
+    return DONE
