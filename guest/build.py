@@ -13,8 +13,11 @@ Every ``guest/src/*.c`` becomes ``OUTDIR/<stem>``, compiled with
 ``musl-gcc -static -O2`` (or ``gcc -static -O2`` when musl-gcc is not
 installed).  Sources that include ``<pthread.h>`` are linked with
 ``-lpthread``.  An output is rebuilt only when it is older than its source,
-any header in guest/src, or this builder, or when it was built with a
-different command (recorded in ``OUTDIR/.<name>.cmd``).  Compilation runs in parallel;
+any header in guest/src or OUTDIR/include, or this builder, or when it was
+built with a different command (recorded in ``OUTDIR/.<name>.cmd``).
+Headers generated from the kernel's ABI package (guest/gen_headers.py:
+vk_ktrace.h, vk_names.h for ktrace and kdump) are written to OUTDIR/include
+first and found with ``-I``.  Compilation runs in parallel;
 failures raise :class:`BuildError` carrying the compiler's diagnostics.
 """
 
@@ -29,6 +32,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from guest.gen_headers import write_headers
 
 SRC_DIR = Path(__file__).resolve().parent / "src"
 CFLAGS = ["-static", "-O2", "-Wall", "-Wno-unused-function"]
@@ -73,9 +78,15 @@ def list_programs(names: list[str] | None = None) -> list[Program]:
     return progs
 
 
-def _dependency_mtime(prog: Program) -> float:
-    """Newest mtime among the source, the shared headers and this builder."""
-    deps = [prog.source, Path(__file__).resolve(), *SRC_DIR.glob("*.h")]
+def _include_dir(output: Path) -> Path:
+    """Where build_all writes the generated headers for outputs in output's dir."""
+    return output.parent / "include"
+
+
+def _dependency_mtime(prog: Program, output: Path) -> float:
+    """Newest mtime among the source, the shared and generated headers and this builder."""
+    deps = [prog.source, Path(__file__).resolve(), *SRC_DIR.glob("*.h"),
+            *_include_dir(output).glob("*.h")]
     return max(p.stat().st_mtime for p in deps)
 
 
@@ -91,7 +102,7 @@ def _stamp_text(cc: str, prog: Program) -> str:
 def is_up_to_date(prog: Program, output: Path, cc: str) -> bool:
     """True if output is newer than its inputs and was built the same way."""
     try:
-        if output.stat().st_mtime < _dependency_mtime(prog):
+        if output.stat().st_mtime < _dependency_mtime(prog, output):
             return False
         return _stamp_path(output).read_text() == _stamp_text(cc, prog)
     except FileNotFoundError:
@@ -99,7 +110,7 @@ def is_up_to_date(prog: Program, output: Path, cc: str) -> bool:
 
 
 def compile_command(cc: str, prog: Program, output: Path) -> list[str]:
-    cmd = [cc, *CFLAGS, "-o", str(output), str(prog.source)]
+    cmd = [cc, *CFLAGS, "-I", str(_include_dir(output)), "-o", str(output), str(prog.source)]
     if prog.uses_pthreads:
         cmd.append("-lpthread")
     return cmd
@@ -143,6 +154,7 @@ def build_all(outdir, cc: str | None = None, names: list[str] | None = None,
     outdir.mkdir(parents=True, exist_ok=True)
     compiler = find_compiler(cc)
     progs = list_programs(names)
+    write_headers(outdir / "include")
     results: dict[str, str] = {}
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:

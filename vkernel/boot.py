@@ -13,7 +13,7 @@ from vkernel.abi.linux import fcntl as F
 from vkernel.abi.linux.stat import makedev
 from vkernel.fs.fs_mountroot import mountroot
 from vkernel.kernel import kern_vfs, msgbuf
-from vkernel.kernel.init_main import Kernel
+from vkernel.kernel.init_main import EXIT_REBOOT, Kernel
 from vkernel.platform.ptrace import PtracePlatform
 from vkernel.syscalls.linux64.sys_file import kern_open
 from vkernel.tty.console import Console
@@ -39,7 +39,7 @@ class Machine:
 
     def __init__(self, conf):
         self.conf = conf
-        self.console = Console(0, 1)
+        self.console = Console(0, 1, vquit=True)      # ^\ enters ddb
 
     def mountroot(self, kernel):
         root = self.conf.root
@@ -65,6 +65,42 @@ class Machine:
             fdp.install(n, fdp.get(fd).hold())
 
 
+def run_kernel(conf):
+    """Boot one kernel in this process; returns its exit status."""
+    machine = Machine(conf)
+    atexit.register(machine.console.restore)
+    platform = PtracePlatform(cpu=conf.host_cpu)
+    kernel = Kernel(conf, platform, machine.console, machine.mountroot)
+    kernel.attach_console = machine.attach_console
+    signal.signal(signal.SIGTERM, lambda *_: kernel.request_shutdown("SIGTERM"))
+    signal.signal(signal.SIGQUIT, kernel.request_ddb)   # ^\ or kill -QUIT: into ddb
+    return kernel.run()
+
+
+def supervise(conf):
+    """DragonFly's supervisor: exit status 32 from a kernel means boot again."""
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                status = run_kernel(conf)
+            finally:
+                os._exit(status)
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGTERM))
+        while True:
+            try:
+                _, st = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        status = os.waitstatus_to_exitcode(st)
+        if status != EXIT_REBOOT:
+            return status if status >= 0 else 128 - status
+
+
 def main(conf):
     if not conf.roots:
         conf.roots.append(default_root())
@@ -72,13 +108,7 @@ def main(conf):
     if conf.pidfile:
         from .cli import write_pidfile
         pidfd = write_pidfile(conf.pidfile)
-    machine = Machine(conf)
-    atexit.register(machine.console.restore)
-    platform = PtracePlatform(cpu=conf.host_cpu)
-    kernel = Kernel(conf, platform, machine.console, machine.mountroot)
-    kernel.attach_console = machine.attach_console
-    signal.signal(signal.SIGTERM, lambda *_: kernel.request_shutdown("SIGTERM"))
-    status = kernel.run()
+    status = supervise(conf)
     if pidfd is not None:
         try:
             os.unlink(conf.pidfile)

@@ -4,8 +4,9 @@
 
 The root holds Debian's busybox-static with every applet linked, a minimal
 /etc (passwd, group, shadow, inittab, rc, profile, hostname), the project's
-guest programs compiled from guest/src (t_aio and friends), and each
---host PROGRAM with the shared libraries and loader it needs (from ldd).
+guest programs compiled from guest/src (ktrace and kdump in /usr/bin, t_aio
+and friends in /usr/local/bin), and each --host PROGRAM with the shared
+libraries and loader it needs (from ldd).
 This is a host-side tool: it never runs inside the kernel.
 """
 import argparse
@@ -68,8 +69,13 @@ def install_etc(dest):
     os.chmod(os.path.join(dest, "tmp"), 0o1777)
 
 
+# Guest programs that are part of the system (DragonFly's /usr/bin), not test programs.
+SYSTEM_PROGRAMS = {"ktrace": "usr/bin", "kdump": "usr/bin"}
+
+
 def install_guest_programs(dest):
-    """Compile guest/src/*.c (musl-gcc -static) into /usr/local/bin."""
+    """Compile guest/src/*.c (musl-gcc -static): the system's (ktrace, kdump)
+    into /usr/bin, the test programs into /usr/local/bin."""
     try:
         from guest.build import build_all
     except ImportError:
@@ -78,7 +84,8 @@ def install_guest_programs(dest):
         from guest.build import build_all
     cache = os.path.join(os.path.expanduser("~"), ".cache", "vkernel", "guest")
     for name, path in build_all(cache).items():
-        shutil.copy2(path, os.path.join(dest, "usr/local/bin", name))
+        bindir = SYSTEM_PROGRAMS.get(name, "usr/local/bin")
+        shutil.copy2(path, os.path.join(dest, bindir, name))
 
 
 def libraries(program):

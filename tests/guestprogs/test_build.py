@@ -26,6 +26,8 @@ TIMEOUT = 120
 
 # name -> default arguments for the native run ("{dir}" = a scratch dir).
 PROGRAMS = {
+    "kdump": ["-f", "/dev/null"],
+    "ktrace": [],              # needs the vkernel's ktrace(2): tests/e2e/test_ktrace.py
     "t_aio": ["{dir}"],
     "t_cpuloop": ["1000000"],
     "t_fault": ["segv", "handle"],
@@ -36,7 +38,9 @@ PROGRAMS = {
     "t_isolation": ["/nonexistent/vkernel-host-only"],
     "t_ktrace_io": [],
     "t_mmap": ["{dir}"],
+    "t_poll": [],
     "t_signals": [],
+    "t_spawn": ["3", "/bin/true"],
     "t_threads": [],
     "t_time": [],
     "t_true": [],
@@ -152,7 +156,7 @@ def test_cli_builds_named_program(tmp_path):
 
 # ---- every program is deterministic ---------------------------------------
 
-@pytest.mark.parametrize("name", sorted(set(PROGRAMS) - {"t_aio"}))
+@pytest.mark.parametrize("name", sorted(set(PROGRAMS) - {"t_aio", "ktrace"}))
 def test_program_is_deterministic(bins, name, tmp_path):
     args = expand(PROGRAMS[name], tmp_path)
     first = run_ok(bins, name, *args)

@@ -6,13 +6,14 @@ It lives in vkernel.fs, not vkernel.vfs, because it names filesystems.
 """
 from vkernel.abi.linux import errno as E
 from vkernel.kernel.errors import KernelError
-from vkernel.vfs.mount import MountTable
+from vkernel.vfs.mount import MNT_NODEV, MNT_NOEXEC, MNT_NOSUID, MountTable
 from vkernel.vfs.namei import NameiData, namei
 from vkernel.vfs.vnode import VDIR
 
 from .devfs import DevfsMount
 from .hostfs import HostMount
 from .memfs import MemMount
+from .procfs import ProcMount
 
 
 class _Kcred:
@@ -39,12 +40,15 @@ def mount_at(mounts, path, mnt):
 def mountroot(hostdir, flags=0, tmp=False):
     """The MountTable of a guest rooted at host directory `hostdir`.
 
-    devfs goes on /dev and, when `tmp`, a tmpfs on /tmp, each only if the
-    root has that directory.  Returns the table; its devfs is
-    `mounts.find("/dev")`, where the tty layer registers its devices.
+    devfs goes on /dev, procfs on /proc and, when `tmp`, a tmpfs on /tmp,
+    each only if the root has that directory; the root shows as /dev/root
+    (the host directory's name is no business of the guest's).  Returns
+    the table; its devfs is `mounts.find("/dev")`, where the tty layer
+    registers its devices.
     """
-    mounts = MountTable(HostMount(hostdir, flags))
+    mounts = MountTable(HostMount(hostdir, flags, source="/dev/root"))
     mount_at(mounts, "/dev", DevfsMount())
+    mount_at(mounts, "/proc", ProcMount(flags=MNT_NOSUID | MNT_NODEV | MNT_NOEXEC))
     if tmp:
         mount_at(mounts, "/tmp", MemMount(mode=0o1777))
     return mounts

@@ -14,25 +14,14 @@ import traceback
 import vkernel
 from vkernel.abi.linux import signal as S
 
-from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_proc, kern_sig,
-               kern_vfs,
-               msgbuf)
+from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_proc,
+               kern_shutdown, kern_shutdown_hooks, kern_sig, kern_vfs, msgbuf)
 from .kern_descrip import FileDesc
+from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, Halt   # noqa: F401  (re-exported)
 from .kern_synch import mp_lock, sched
 from .proc import Lwp, Proc, SACTIVE, SZOMB
 from .trap import Cpu
 from .vm_map import MemoryLimit, VmSpace
-
-EXIT_PANIC = 70          # the vkernel died of a kernel bug (EX_SOFTWARE)
-EXIT_REBOOT = 32         # DragonFly's EX_VKERNEL_REBOOT
-
-
-class Halt(Exception):
-    """Raised to leave the run loop: the system is going down."""
-
-    def __init__(self, status):
-        super().__init__(status)
-        self.status = status
 
 
 class Kernel:
@@ -48,6 +37,7 @@ class Kernel:
         self.init = None
         self.attach_console = lambda td: None
         self.shutdown_requested = None
+        self._wakeup_w = -1               # write end of the CPU loop's wakeup pipe
 
     # -- boot ------------------------------------------------------------------------------
     def banner(self):
@@ -68,6 +58,7 @@ class Kernel:
         self.cpu = Cpu(0, self.platform, dispatch.syscall2, dispatch.finish)
         self.console.attach(self.cpu.fd_handlers)
         self.cpu.host_requests = self.poll_host_requests
+        self._wakeup_pipe()
         self.limit = MemoryLimit(self.conf.memsize)
         self.limit.log = msgbuf.log
         self._hooks()
@@ -81,6 +72,38 @@ class Kernel:
         kern_exit.hooks["futex_wake"] = kern_futex.wake_on_exit
         kern_fork.hooks["start"] = self._start_thread
         kern_exec.hooks["log"] = msgbuf.log
+        kern_shutdown_hooks.handler = self.boot_howto
+        self._ddb_hooks()
+
+    def _ddb_hooks(self):
+        """The debugger's console and CPU; ddb on panics only with a human there."""
+        from vkernel.ddb.db_input import DbConsole
+        con = DbConsole(self.console.in_fd, self.console.out_fd, self.console)
+        kern_shutdown.hooks.update(console=con, cpu=self.cpu, wakeup=self._wakeup)
+        kern_shutdown.debugger_on_panic.value = int(con.interactive)
+
+    def _wakeup_pipe(self):
+        """Host signal handlers write a byte here so a sleeping CPU loop wakes."""
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wakeup_w = w
+
+        def drain():
+            try:
+                while os.read(r, 512):
+                    pass
+            except OSError:
+                pass
+        self.cpu.fd_handlers[r] = drain
+
+    def _wakeup(self):
+        """Make the CPU loop call poll_host_requests soon (signal-handler safe)."""
+        if self.cpu is not None:
+            self.cpu.pending_work = True
+        if self._wakeup_w >= 0:
+            try:
+                os.write(self._wakeup_w, b"\0")
+            except OSError:
+                pass
 
     def _start_thread(self, td):
         """A new thread begins life in userret, like a fork trampoline."""
@@ -117,11 +140,39 @@ class Kernel:
             code = 1
         raise Halt(code)
 
+    def boot_howto(self, how):
+        """reboot(2) and friends: stop everything and leave the CPU loop."""
+        self.kill_all()
+        self.sync_all()
+        if how == "reboot":
+            msgbuf.log("cpu reset, rebooting vkernel")
+            raise Halt(EXIT_REBOOT)
+        msgbuf.log("cpu halt, exiting vkernel")
+        raise Halt(0)
+
+    def kill_all(self):
+        for p in list(kern_proc.allproc.values()):
+            if p.p_stat != SZOMB:
+                kern_exit.exit1_quiet(p, S.SIGKILL)
+
+    def sync_all(self):
+        mounts = kern_vfs.mounts
+        for mnt in (mounts.mounts() if mounts else []):
+            sync = getattr(mnt, "sync", None)
+            if sync is not None:
+                try:
+                    sync()
+                except Exception as e:            # a sync failure must not stop the halt
+                    msgbuf.log(f"sync of {mnt}: {e}")
+
     def request_shutdown(self, why):
         """Host signal handler: only note it; the CPU loop acts at a safe point."""
         self.shutdown_requested = why
-        if self.cpu is not None:
-            self.cpu.pending_work = True
+        self._wakeup()
+
+    def request_ddb(self, signo, frame):
+        """Host SIGQUIT handler: a break-in into ddb at the next safe point."""
+        kern_shutdown.kdb_request("interrupt from console", signo, frame)
 
     def poll_host_requests(self):
         """Called by the CPU loop between traps (never inside kernel code)."""
@@ -130,6 +181,7 @@ class Kernel:
             msgbuf.log("Caught SIGTERM from host system. Shutting down...")
             sig = S.SIGTERM if self.conf.command else S.SIGUSR2
             kern_sig.psignal(kern_proc.pfind(1), sig)
+        kern_shutdown.kdb_poll()
 
     # -- running ---------------------------------------------------------------------------
     def run(self):
@@ -142,18 +194,24 @@ class Kernel:
             return 0
         except Halt as h:
             return h.status
-        except Exception:
-            return self.panic_exit()
+        except Exception as exc:
+            return self.panic_exit(exc)
         finally:
             self.shutdown()
 
-    def panic_exit(self):
-        """A Python exception escaped kernel code: a kernel bug (until ddb exists)."""
+    def panic_exit(self, exc):
+        """A Python exception escaped the CPU loop itself (not the work for a
+        thread, which trap.py catches): a fatal trap that cannot be resumed;
+        ddb, then the reboot.  If reporting it fails too, the raw tracebacks."""
         td = self.cpu.curthread if self.cpu else None
-        cur = f"{td.lwp_proc.p_pid} ({td.lwp_proc.p_comm})" if td else "none"
-        text = traceback.format_exc()
-        self.console.write_kernel(
-            (f"\npanic: kernel exception\ncurrent process = {cur}\n{text}").encode())
+        try:
+            kern_shutdown.trap_fatal(exc, td, resumable=False)
+        except Halt as h:
+            return h.status
+        except Exception:
+            text = "".join(traceback.format_exception(exc)) + traceback.format_exc()
+            cur = f"{td.lwp_proc.p_pid} ({td.lwp_proc.p_comm})" if td else "none"
+            os.write(2, f"\npanic: kernel exception\ncurrent process = {cur}\n{text}".encode())
         return EXIT_PANIC
 
     def shutdown(self):

@@ -43,8 +43,9 @@ def _shebang(data, path, argv):
 
 
 def resolve(td, path, argv, depth=0):
-    """Follow #! chains; returns (image, interp image, argv, path)."""
-    _, resolved, data = read_image(td, path)
+    """Follow #! chains; returns (image, interp image, argv, path, text)
+    where text is (vnode, resolved path) of the ELF file (p_textvp)."""
+    vp, resolved, data = read_image(td, path)
     if data[:2] == b"#!":
         if depth >= MAX_SHEBANG_DEPTH:
             raise KernelError(E.ELOOP)
@@ -52,21 +53,21 @@ def resolve(td, path, argv, depth=0):
         return resolve(td, ipath, nargv, depth + 1)
     if data[:4] != b"\x7fELF":
         raise KernelError(E.ENOEXEC)
-    img = imgact_elf.Image(data, path)
+    img = imgact_elf.Image(data, resolved)      # maps name the file itself
     interp = None
     if img.interp:
         _, _, idata = read_image(td, img.interp)
         interp = imgact_elf.Image(idata, img.interp)
         if interp.interp:
             raise KernelError(E.ELIBBAD)
-    return img, interp, argv, path
+    return img, interp, argv, path, (vp, resolved)
 
 
 def kern_execve(td, path, argv, envp):
     """Replace td's process image.  argv/envp are lists of bytes."""
     if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
         raise KernelError(E.E2BIG)
-    img, interp, argv, path = resolve(td, path, argv)
+    img, interp, argv, path, text = resolve(td, path, argv)
     p = td.lwp_proc
     _single_thread(td)                                  # point of no return
     vm = p.p_vmspace
@@ -80,7 +81,7 @@ def kern_execve(td, path, argv, envp):
         kern_exit.exit1(p, S.SIGSEGV)
         raise
     _reset_regs(td, entry, rsp)
-    _new_image(p, td, path, argv, envp)
+    _new_image(p, td, path, argv, envp, text)
 
 
 def _single_thread(td):
@@ -100,12 +101,12 @@ def _reset_regs(td, entry, rsp):
     td.host.set_fpregs(SF.pack_fxsave_default())
 
 
-def _new_image(p, td, path, argv, envp):
+def _new_image(p, td, path, argv, envp, text):
     name = path.rsplit("/", 1)[-1]
     p.p_comm = name[:15]
     p.p_args = [a.decode("utf-8", "surrogateescape") for a in argv]
     p.p_env = envp
-    p.p_exe = path
+    p.p_textvp, p.p_exe = text
     p.p_flags |= P_EXEC
     p.p_vmspace.owner = f"pid {p.p_pid} ({p.p_comm})"
     for act in p.p_sigacts:

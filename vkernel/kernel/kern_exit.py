@@ -14,6 +14,7 @@ from .errors import KernelError
 from vkernel.abi.linux import errno as E
 
 hooks = {"halt": None, "ktrace_exit": None, "futex_wake": None}
+state = {"shutting_down": False}
 
 
 def exit_status(code):
@@ -34,10 +35,16 @@ def exit1(p, xstat):
     p.p_xstat = xstat
     _reparent_children(p)
     _release_vfork_parent(p)
-    if p.p_pid == 1:
+    if p.p_pid == 1 and not state["shutting_down"]:
         hooks["halt"](p, xstat)
         return
     _notify_parent(p)
+
+
+def exit1_quiet(p, xstat):
+    """exit1 during shutdown: init's death no longer halts the system."""
+    state["shutting_down"] = True
+    exit1(p, xstat)
 
 
 def _release_resources(p):
@@ -56,7 +63,6 @@ def _release_resources(p):
     tty = p.p_session.s_ttyp if p.p_session and p.p_session.s_leader is p else None
     if tty is not None:
         tty.session_exit(p.p_session)
-    kern_proc.leavepgrp(p)
 
 
 def _reparent_children(p):
@@ -85,7 +91,7 @@ def _notify_parent(p):
     from .kern_sig import psignal
     parent = p.p_pptr
     if parent is None:
-        kern_proc.proc_remove(p)
+        reap(p)
         return
     act = parent.p_sigacts[S.SIGCHLD]
     if act.handler == S.SIG_IGN or act.flags & S.SA_NOCLDWAIT:
@@ -112,6 +118,7 @@ def reap(p):
             parent.p_children.remove(p)
         parent.p_cru_utime += p.p_ru_utime + p.p_cru_utime
         parent.p_cru_stime += p.p_ru_stime + p.p_cru_stime
+    kern_proc.leavepgrp(p)          # a zombie stays in its group until reaped
     kern_proc.proc_remove(p)
 
 

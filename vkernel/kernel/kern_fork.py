@@ -64,6 +64,7 @@ def fork_thread(td, flags, stack, ptid, ctid, tls):
 def _copy_proc(td, p2, flags):
     p1 = td.lwp_proc
     p2.p_comm, p2.p_args, p2.p_env, p2.p_exe = p1.p_comm, list(p1.p_args), p1.p_env, p1.p_exe
+    p2.p_textvp = p1.p_textvp
     p2.p_ucred = p1.p_ucred.copy()
     p2.p_cwd, p2.p_root, p2.p_umask = p1.p_cwd, p1.p_root, p1.p_umask
     p2.p_sigacts = [a.copy() for a in p1.p_sigacts]

@@ -15,6 +15,7 @@ allproc = {}          # pid -> Proc (zombies included, as in the 2009 tree)
 alllwp = {}           # tid -> Lwp
 pgrphash = {}         # pgid -> Pgrp
 _lastpid = 0
+curthread = None      # the thread whose syscall is being served (BSD curthread)
 
 
 def nprocs():

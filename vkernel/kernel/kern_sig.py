@@ -24,6 +24,7 @@ from .usercopy import copyin, copyout
 
 STOPSIGS = S.SIG_KERNEL_STOP_MASK
 RESTART_ERRNOS = (E.ERESTARTSYS, E.ERESTARTNOINTR, E.ERESTARTNOHAND, E.ERESTART_RESTARTBLOCK)
+RESTART_MIN = 2**64 - max(RESTART_ERRNOS)          # rax of the smallest -ERESTART*
 # Hooks the rest of the kernel fills in (kern_exit, ktrace), set at boot.
 hooks = {"exit": None, "ktrpsig": None, "log": print}
 
@@ -33,6 +34,12 @@ def sig_ignored(p, sig):
     if act.handler == S.SIG_IGN:
         return True
     return act.handler == S.SIG_DFL and S.DEFAULT_ACTIONS.get(sig, S.ACT_TERM) == S.ACT_IGN
+
+
+def _blocked_by_any(p, sig):
+    """Blocked signals are never dropped as ignored: signalfd or sigwait
+    may take them, or the action may change before they are unblocked."""
+    return any(td.lwp_sigmask & S.sigmask(sig) for td in p.p_lwps.values())
 
 
 def _queue(siglists, sig, info):
@@ -55,11 +62,12 @@ def psignal(p, sig, info=None):
     elif S.sigmask(sig) & STOPSIGS:
         p.p_siglist &= ~S.sigmask(S.SIGCONT)
         p.p_siginfo.pop(S.SIGCONT, None)
-    if sig_ignored(p, sig) and sig != S.SIGCONT:
+    if sig_ignored(p, sig) and sig != S.SIGCONT and not _blocked_by_any(p, sig):
         return
     p.p_siglist |= S.sigmask(sig)
     _queue(p.p_siginfo, sig, info)
     _signal_wake(p, sig)
+    signalfd_notify(p)
 
 
 def tdsignal(td, sig, info=None):
@@ -72,11 +80,19 @@ def tdsignal(td, sig, info=None):
         return
     if sig == S.SIGCONT:
         _continue(p)
-    if sig_ignored(p, sig) and not (S.sigmask(sig) & S.SIG_SYNCHRONOUS_MASK):
+    if sig_ignored(p, sig) and not (S.sigmask(sig) & S.SIG_SYNCHRONOUS_MASK) \
+            and not td.lwp_sigmask & S.sigmask(sig):
         return
     td.lwp_siglist |= S.sigmask(sig)
     _queue(td.lwp_siginfo, sig, info or S.siginfo_kill(sig, S.SI_TKILL))
     _wake_td(td, sig)
+    signalfd_notify(p)
+
+
+def signalfd_notify(p):
+    """A signal is pending for p: wake its signalfd readers and pollers
+    (Linux signalfd_notify); blocked signals wake no thread otherwise."""
+    sched.wakeup(("signalfd", p))
 
 
 def _signal_wake(p, sig):
@@ -138,10 +154,13 @@ def _continue(p):
 
 
 # -- choosing a signal ---------------------------------------------------------------
-def _dequeue(td):
-    """Remove and return (sig, info) of the next unblocked pending signal."""
+def _dequeue(td, blocked=None):
+    """Remove and return (sig, info) of the next pending signal not in
+    `blocked` (default: the thread's mask; signalfd passes its own)."""
     p = td.lwp_proc
-    pend = (td.lwp_siglist | p.p_siglist) & ~td.lwp_sigmask
+    if blocked is None:
+        blocked = td.lwp_sigmask
+    pend = (td.lwp_siglist | p.p_siglist) & ~blocked
     if not pend:
         return None, None
     sync = pend & S.SIG_SYNCHRONOUS_MASK & td.lwp_siglist
@@ -157,6 +176,11 @@ def _dequeue(td):
         else:
             p.p_siglist &= ~S.sigmask(sig)
     return sig, info
+
+
+def dequeue_signal(td, blocked):
+    """Linux dequeue_signal(): take the next pending signal not in `blocked`."""
+    return _dequeue(td, blocked)
 
 
 def has_pending(td):
@@ -295,6 +319,12 @@ def postsig(td):
     Returns "run" (resume the guest), "stop" (hold the thread) or "dead".
     """
     p = td.lwp_proc
+    if not (td.lwp_siglist | p.p_siglist) and td.lwp_oldmask is None and p.p_stat != SSTOP:
+        if td.td_insyscall:                    # the common case: nothing pending
+            if td.regs.rax >= RESTART_MIN:
+                restart_syscall_regs(td, None)
+            td.td_insyscall = False
+        return "run"
     if p.p_stat == SSTOP:
         return "stop"
     while True:

@@ -32,6 +32,7 @@ class SleepQueues:
         self.sleepers = {}            # chan -> set(td)
         self.runq = []                # tds to re-dispatch
         self.timers = []              # heap of (deadline, seq, callback)
+        self.knotes = {}              # chan -> [fn]: called by every wakeup(chan)
         self._seq = itertools.count()
 
     # -- sleeping -------------------------------------------------------------
@@ -53,11 +54,27 @@ class SleepQueues:
             self.setrunnable(td, WAKE_TIMEOUT)
 
     def wakeup(self, chan):
-        """Wake every thread sleeping on chan."""
+        """Wake every thread sleeping on chan, then run its knotes."""
         tds = self.sleepers.pop(chan, None)
         if tds:
             for td in list(tds):
                 self.setrunnable(td, WAKE_NORMAL)
+        fns = self.knotes.get(chan)
+        if fns:
+            for fn in list(fns):
+                fn()
+
+    # -- knotes: activity callbacks (kqueue's KNOTE, Linux's wait-queue callbacks) --
+    def knote_attach(self, chan, fn):
+        """Call fn() on every wakeup(chan), sleepers or not (epoll's ready list)."""
+        self.knotes.setdefault(chan, []).append(fn)
+
+    def knote_detach(self, chan, fn):
+        fns = self.knotes.get(chan)
+        if fns and fn in fns:
+            fns.remove(fn)
+            if not fns:
+                del self.knotes[chan]
 
     def wakeup_one(self, chan):
         tds = self.sleepers.get(chan)

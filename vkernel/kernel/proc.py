@@ -76,7 +76,8 @@ class Proc:
         self.p_comm = ""
         self.p_args = []              # argv for /proc/PID/cmdline and ps
         self.p_env = []
-        self.p_exe = ""
+        self.p_exe = ""               # resolved path of the executable
+        self.p_textvp = None          # its vnode (/proc/PID/exe)
         self.p_lwps = {}              # tid -> Lwp
         self.p_fd = None              # FileDesc
         self.p_vmspace = None         # VmSpace

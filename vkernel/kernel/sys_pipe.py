@@ -74,10 +74,10 @@ class PipeEnd(FileOps):
     def poll(self, td, fp, events):
         p, r = self.pipe, 0
         if self.writer:
+            if PIPE_SIZE - len(p.buf) >= PIPE_BUF:
+                r |= POLLOUT | POLLWRNORM
             if p.readers == 0:
                 r |= POLLERR
-            elif PIPE_SIZE - len(p.buf) >= PIPE_BUF:
-                r |= POLLOUT | POLLWRNORM
         else:
             if p.buf:
                 r |= POLLIN | POLLRDNORM
@@ -94,6 +94,9 @@ class PipeEnd(FileOps):
             copyout_i32(td, arg, len(self.pipe.buf) if not self.writer else 0)
             return 0
         raise KernelError(E.ENOTTY)
+
+    def fsync(self, td, fp):
+        raise KernelError(E.EINVAL)          # no ->fsync on a pipe
 
     def stat(self, td, fp):
         return {"st_mode": 0o010600, "st_ino": self.pipe.ino, "st_nlink": 1,

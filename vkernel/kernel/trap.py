@@ -5,6 +5,11 @@ syscall2, go_user) and its cpu_idle.  `go_user` is a virtual CPU: it runs
 guests natively until one traps, serves the trap under mp_lock, and sends
 the guest back with `userret`.  Guests sleeping in the kernel are not
 resumed; woken ones are re-dispatched from the run queue.
+
+Any exception that escapes the kernel work done for a thread (other than
+Sleep and Halt) is a fatal trap: `_guarded` hands it to
+kern_shutdown.trap_fatal, which prints the report and runs ddb, and
+re-runs the work when ddb is continued.
 """
 import os
 import signal
@@ -14,7 +19,8 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.platform import EXITED, SIGNAL, SYSCALL
 
-from . import kern_exit, kern_sig, msgbuf
+from . import kern_exit, kern_shutdown, kern_sig, msgbuf
+from .kern_shutdown import Halt
 from .kern_synch import WAKE_SIGNAL, mp_lock, sched, tsleep, Sleep
 from .proc import P_WEXIT
 
@@ -55,7 +61,7 @@ class Cpu:
                     self.user_trap(trap)
 
     def _timeout(self):
-        if sched.runq:
+        if sched.runq or self.pending_work:
             return 0
         d = sched.next_deadline()
         return None if d is None else max(0.0, d - time.monotonic())
@@ -66,14 +72,29 @@ class Cpu:
             if td.lwp_proc.p_flags & P_WEXIT or td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
                 continue
             self.curthread = td
-            if td.td_stopped:
-                td.td_stopped = False
-                self.userret(td)
-            elif td.td_wakeup == WAKE_SIGNAL and td.td_insyscall:
-                self._interrupted(td)
-            else:
-                self._dispatch(td)
+            self._guarded(td, self._run_one, td)
             self.curthread = None
+
+    def _run_one(self, td):
+        if td.td_stopped:
+            td.td_stopped = False
+            self.userret(td)
+        elif td.td_wakeup == WAKE_SIGNAL and td.td_insyscall:
+            self._interrupted(td)
+        else:
+            self._dispatch(td)
+
+    def _guarded(self, td, work, *args):
+        """Run kernel work for td; an exception is a fatal trap (ddb), and
+        `continue` in ddb retries the work."""
+        while True:
+            try:
+                return work(*args)
+            except (Sleep, Halt):
+                raise
+            except Exception as exc:
+                if not kern_shutdown.trap_fatal(exc, td):
+                    return None
 
     def _interrupted(self, td):
         """A sleeping syscall was interrupted by a signal: -ERESTARTSYS."""
@@ -95,16 +116,21 @@ class Cpu:
         td.td_oncpu = False
         self.curthread = td
         try:
-            if trap.kind == SYSCALL:
-                td.regs = th.get_regs()
-                self._dispatch(td)
-            elif trap.kind == SIGNAL:
-                td.regs = th.get_regs()
-                self._signal_trap(td, trap)
-            elif trap.kind == EXITED:
-                self._host_exit(td, trap)
+            self._guarded(td, self._trap, td, trap)
         finally:
             self.curthread = None
+
+    def _trap(self, td, trap):
+        th = trap.thread
+        if trap.kind == SYSCALL:
+            td.regs = th.get_regs()
+            if self.syscall2(td) == "done":
+                self.userret(td)
+        elif trap.kind == SIGNAL:
+            td.regs = th.get_regs()
+            self._signal_trap(td, trap)
+        elif trap.kind == EXITED:
+            self._host_exit(td, trap)
 
     def _signal_trap(self, td, trap):
         if trap.signo in FAULT_SIGNALS:

@@ -129,8 +129,13 @@ class VmSpace:
             raise KernelError(-r)
         return r
 
-    def mmap(self, addr, length, prot, flags, name="", offset=0, contents=None):
-        """Map memory; `contents` (bytes) fills a private file mapping."""
+    def mmap(self, addr, length, prot, flags, name="", offset=0, contents=None, hostfd=None):
+        """Map memory.
+
+        `hostfd`: a kernel-owned host descriptor of the file to map directly
+        (hostfs files: shared mappings stay coherent with read/write).
+        `contents` (bytes): fills a private copy instead (files without one).
+        """
         if length <= 0:
             raise KernelError(E.EINVAL)
         length = page_round(length)
@@ -147,6 +152,11 @@ class VmSpace:
         if contents is not None:
             hflags = (hflags & ~M.MAP_SHARED) | M.MAP_PRIVATE
         hint = addr if (fixed or addr) else 0
+        if hostfd is not None:
+            start = self._mapfd(hostfd, hint, length, prot, flags, offset)
+            e.start, e.end = start, start + length
+            self._insert(e)
+            return start
         start = self._host(HOST_MMAP, hint, length, hprot, hflags, -1, 0)
         try:
             if contents:
@@ -159,6 +169,13 @@ class VmSpace:
         e.start, e.end = start, start + length
         self._insert(e)
         return start
+
+    def _mapfd(self, hostfd, hint, length, prot, flags, offset):
+        r = self.space.map_host_fd(hostfd, hint, length, prot,
+                                   flags & _PASS_FLAGS & ~M.MAP_ANONYMOUS, offset)
+        if r < 0:
+            raise KernelError(-r)
+        return r
 
     def munmap(self, addr, length):
         hi = page_round(addr + length)

@@ -23,10 +23,15 @@ import os
 import select
 import signal
 import struct
+import threading
+import time
 
 from . import EVENT, EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
 
 libc = ctypes.CDLL(None, use_errno=True)
+_waitpid = libc.waitpid
+_waitpid.restype = ctypes.c_int
+_waitpid.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 _ptrace = libc.ptrace
 _ptrace.restype = ctypes.c_long
 _ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
@@ -58,6 +63,7 @@ ADDR_NO_RANDOMIZE = 0x0040000
 # Host syscall numbers used for injection (x86-64).
 HOST_MMAP, HOST_MPROTECT, HOST_MUNMAP, HOST_MREMAP, HOST_MADVISE = 9, 10, 11, 25, 28
 HOST_CLONE, HOST_EXIT = 56, 60
+HOST_CLOSE, HOST_PIDFD_OPEN, HOST_PIDFD_GETFD = 3, 434, 438
 SYS_TGKILL = 234
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
@@ -106,21 +112,6 @@ def ptrace(req, tid, addr=0, data=0):
     return r
 
 
-class _SigSet(ctypes.Structure):
-    _fields_ = [("val", ctypes.c_ulong * 16)]
-
-
-def _signalfd_sigchld():
-    """A non-blocking signalfd for SIGCHLD (blocked in this thread)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-    mask = _SigSet()
-    mask.val[0] = 1 << (signal.SIGCHLD - 1)
-    fd = libc.signalfd(-1, ctypes.byref(mask), os.O_NONBLOCK | os.O_CLOEXEC)
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "signalfd")
-    return fd
-
-
 class Space:
     """A guest address space: one host process (its mm) and its memory file."""
 
@@ -146,6 +137,27 @@ class Space:
             raise PlatformError(errno.EFAULT, f"write {addr:#x}: {e}") from None
         if n != len(data):
             raise PlatformError(errno.EFAULT, f"short write at {addr:#x}")
+
+    def map_host_fd(self, fd, addr, length, prot, flags, offset):
+        """mmap a kernel-owned host descriptor into this space.
+
+        The descriptor is duplicated into the guest's host process with
+        pidfd_getfd, mapped, and closed again at once: guests never keep a
+        host descriptor.  Returns the raw mmap result (or -errno).
+        """
+        pidfd = self.syscall(HOST_PIDFD_OPEN, os.getpid(), 0)
+        if pidfd < 0:
+            return pidfd
+        try:
+            gfd = self.syscall(HOST_PIDFD_GETFD, pidfd, fd, 0)
+        finally:
+            self.syscall(HOST_CLOSE, pidfd)
+        if gfd < 0:
+            return gfd
+        try:
+            return self.syscall(HOST_MMAP, addr, length, prot, flags, gfd, offset)
+        finally:
+            self.syscall(HOST_CLOSE, gfd)
 
     def any_thread(self):
         return next(iter(self.threads.values()))
@@ -266,9 +278,13 @@ class PtracePlatform:
         self.threads = {}             # host tid -> Thread
         self._early = {}              # tid -> status seen before the tid was known
         self.cpu = cpu
+        self._status = ctypes.c_int()
+        for sig in (signal.SIGUSR1, signal.SIGALRM):
+            signal.signal(sig, _interrupt_handler)
+            signal.siginterrupt(sig, True)
         self._stub = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
         os.write(self._stub, stub_elf())
-        self.sigfd = _signalfd_sigchld()
+        self.watcher = FdWatcher(threading.get_ident())
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
@@ -369,20 +385,25 @@ class PtracePlatform:
             th.space.threads.pop(tid, None)
 
     def wait(self, timeout, fds=()):
-        """Collect traps; block up to `timeout` s (None: forever) or until an fd is ready."""
-        traps = self._collect()
-        if traps:
-            return traps, []
-        try:
-            ready, _, _ = select.select([self.sigfd, *fds], [], [], timeout)
-        except InterruptedError:
-            return [], []
-        if self.sigfd in ready:
-            try:
-                os.read(self.sigfd, 4096)
-            except BlockingIOError:
-                pass
-        return self._collect(), [f for f in ready if f != self.sigfd]
+        """Collect traps; block up to `timeout` s (None: forever) or until an fd is ready.
+
+        The virtual CPU blocks in a raw waitpid(2) -- one host call per trap,
+        like a C tracer.  Other threads interrupt it with SIGUSR1 (our
+        inter-processor interrupt, DragonFly uses the same signal); timeouts
+        come from ITIMER_REAL.  Host fds are watched by FdWatcher.
+        """
+        ready = self.watcher.take(fds)
+        if ready or timeout == 0:
+            return self._collect(), ready
+        if timeout is not None:
+            signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-6))
+        tid = _waitpid(-1, ctypes.byref(self._status), WALL)
+        if timeout is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if tid <= 0:
+            return [], self.watcher.take(fds)
+        trap = self._decode(tid, self._status.value)
+        return ([trap] if trap is not None else []), []
 
     def _collect(self):
         traps = []
@@ -415,3 +436,80 @@ class PtracePlatform:
             return None
         si = th.siginfo()
         return Trap(th, SIGNAL, signo=sig, code=si.si_code, addr=si.si_addr)
+
+
+def _interrupt_handler(signo, frame):
+    """SIGUSR1/SIGALRM: only there to make the CPU's waitpid return EINTR."""
+
+
+class FdWatcher:
+    """Watches host fds (the console) for the virtual CPU from its own thread.
+
+    When one is readable it records it and interrupts the CPU with SIGUSR1,
+    then waits until the CPU has taken it; it re-sends the interrupt every
+    10 ms meanwhile, which closes the window where the signal lands just
+    before the CPU blocks in waitpid.
+    """
+
+    def __init__(self, cpu_ident):
+        self.cpu_ident = cpu_ident
+        self.lock = threading.Lock()
+        self.fds = ()
+        self.ready = []
+        self.taken = threading.Event()
+        self.ack = False
+        self.ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.thread = None
+
+    def take(self, fds):
+        """The fds found ready since the last call (and tell the watcher)."""
+        fds = tuple(fds)
+        if fds != self.fds:
+            self.fds = fds
+            self._poke()
+        if self.thread is None and fds:
+            self.thread = threading.Thread(target=self._run, name="fdwatch", daemon=True)
+            self.thread.start()
+        if self.ack:                 # the handlers of the last report have run
+            self.ack = False
+            self.taken.set()
+        if not self.ready:
+            return []
+        with self.lock:
+            ready, self.ready = self.ready, []
+        self.ack = True
+        return [fd for fd in ready if fd in fds]
+
+    def _poke(self):
+        try:
+            os.write(self.ctl_w, b"x")
+        except BlockingIOError:
+            pass
+
+    def _run(self):
+        while True:
+            try:
+                r, _, _ = select.select([self.ctl_r, *self.fds], [], [])
+            except (OSError, ValueError):
+                time.sleep(0.01)
+                continue
+            if self.ctl_r in r:
+                try:
+                    os.read(self.ctl_r, 4096)
+                except BlockingIOError:
+                    pass
+            r = [fd for fd in r if fd != self.ctl_r]
+            if r:
+                self._report(r)
+
+    def _report(self, r):
+        with self.lock:
+            self.ready = r
+        self.taken.clear()
+        while not self.taken.is_set():
+            try:
+                signal.pthread_kill(self.cpu_ident, signal.SIGUSR1)
+            except (ProcessLookupError, OSError):
+                return
+            self.taken.wait(0.01)
+

@@ -7,7 +7,7 @@ KernelError into -errno, answers ENOSYS for anything not in the table
 never trace themselves.
 """
 from vkernel.abi.linux import errno as E
-from vkernel.kernel import msgbuf
+from vkernel.kernel import kern_proc, msgbuf
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.kern_synch import Sleep
 from vkernel.platform import PlatformError
@@ -48,13 +48,37 @@ def _call(td, ent, raw):
         raise
 
 
+def _compat_entry(td):
+    """Was this stop an `int $0x80` or `sysenter` (the 32-bit entries)?
+
+    The `syscall` instruction leaves the return rip in rcx, so only a stop
+    where rcx != rip needs a look at the instruction bytes.  32-bit system
+    calls are not served: they get ENOSYS and never reach the host.
+    """
+    try:
+        insn = td.lwp_proc.p_vmspace.space.read(td.regs.rip - 2, 2)
+    except PlatformError:
+        return False
+    if insn in (b"\xcd\x80", b"\x0f\x34"):
+        p = td.lwp_proc
+        if "int80" not in p.p_ktrace_unimpl:
+            p.p_ktrace_unimpl.add("int80")
+            msgbuf.log(f"pid {p.p_pid} ({p.p_comm}): 32-bit system call {td.regs.orig_rax} "
+                       "refused (ENOSYS)")
+        return True
+    return False
+
+
 def syscall2(td):
     """Serve the syscall td is stopped at; returns DONE, SLEEPING or GONE."""
     regs = td.regs
+    if regs.rcx != regs.rip and _compat_entry(td):
+        return finish(td, regs.orig_rax, -E.ENOSYS)
     nr = regs.orig_rax
     raw = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
     ent = sysent.get(nr)
     p = td.lwp_proc
+    kern_proc.curthread = td
     if not td.td_insyscall:
         td.td_insyscall = True
         td.sstate = {}

@@ -12,7 +12,10 @@ doubles as the compatibility document (`vkernel syscalls`).
 """
 import dataclasses
 
-from vkernel.abi.linux.syscalls import NR, SYSCALL_NAMES
+from vkernel.abi.linux.syscalls import NR, SYSCALL_NAMES as LINUX_SYSCALL_NAMES
+from vkernel.abi.vkernel.syscalls import VKERNEL_SYSCALL_NAMES
+
+SYSCALL_NAMES = {**LINUX_SYSCALL_NAMES, **VKERNEL_SYSCALL_NAMES}   # Linux's + ktrace, utrace
 
 SUPPORTED, PARTIAL = "supported", "partial"
 MASK64 = (1 << 64) - 1

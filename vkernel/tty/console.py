@@ -9,10 +9,15 @@ host terminal only moves bytes.
 Host terminal modes: when the input fd is a terminal it is put into raw
 mode (cfmakeraw, but keeping OPOST|ONLCR for stray host output unless
 keep_opost=False) with ISIG and IXON off, so ^C, ^Z, ^\\ and ^S reach the
-guest's line discipline.  `restore()` puts the saved modes back; it is
-idempotent and registered with atexit.  When the input is not a terminal
-the guest tty starts with ECHO off, and when the output is not a terminal
-with ONLCR off, so pipes and files carry the guest's bytes unchanged.
+guest's line discipline.  With vquit=True (what boot uses) ISIG stays on
+with only the VQUIT character left, as DragonFly's console does: ^\\ then
+sends SIGQUIT to the vkernel, which enters ddb, and never reaches the
+guest.  `enter_debugger()` puts the saved (sane, line-mode) settings back
+while ddb owns the terminal and `leave_debugger()` returns to raw mode.
+`restore()` puts the saved modes back; it is idempotent and registered
+with atexit.  When the input is not a terminal the guest tty starts with
+ECHO off, and when the output is not a terminal with ONLCR off, so pipes
+and files carry the guest's bytes unchanged.
 
 Kernel contract: `attach(fd_handlers)` plugs the input into the event
 loop's {fd: callback} table; the console then removes itself on host EOF
@@ -38,18 +43,20 @@ READ_CHUNK = 4096
 class Console:
     """The host side of the console: host fds <-> a guest Tty."""
 
-    def __init__(self, in_fd=0, out_fd=1, name="console", keep_opost=True):
+    def __init__(self, in_fd=0, out_fd=1, name="console", keep_opost=True, vquit=False):
         self.in_fd, self.out_fd = in_fd, out_fd
         self.tty = Tty(self._host_write, name=name, rdev=CONSOLE_RDEV)
         self.tty.t_throttle = self._throttle
         self.eof = False
         self.out_dead = False                 # the host output went away
         self._saved = None                    # host termios to restore
+        self._raw = None                      # the raw mode we run the guest in
+        self.in_debugger = False
         self._fd_handlers = None
         self._parked = None                   # write end of the parking pipe
         self.in_is_tty = _isatty(in_fd)
         if self.in_is_tty:
-            self._enter_raw(keep_opost)
+            self._enter_raw(keep_opost, vquit)
         else:
             self.tty.t_lflag &= ~(T.ECHO | T.ECHONL)
         if not _isatty(out_fd):
@@ -57,11 +64,26 @@ class Console:
         self.update_winsize()
 
     # -- host terminal modes -----------------------------------------------------
-    def _enter_raw(self, keep_opost):
+    def _enter_raw(self, keep_opost, vquit=False):
         saved = termios.tcgetattr(self.in_fd)
         self._saved = saved
         atexit.register(self.restore)
-        termios.tcsetattr(self.in_fd, termios.TCSANOW, _raw_mode(saved, keep_opost))
+        self._raw = _raw_mode(saved, keep_opost)
+        if vquit:
+            self._raw = _vquit_only(self._raw)
+        termios.tcsetattr(self.in_fd, termios.TCSANOW, self._raw)
+
+    def enter_debugger(self):
+        """ddb owns the terminal: the host's own line mode, signals and all."""
+        if self._saved is not None and not self.in_debugger:
+            self.in_debugger = True
+            _setattr(self.in_fd, self._saved)
+
+    def leave_debugger(self):
+        """Back to the guest's raw mode after ddb."""
+        if self._saved is not None and self.in_debugger:
+            self.in_debugger = False
+            _setattr(self.in_fd, self._raw)
 
     def restore(self):
         """Put the host terminal back as we found it (idempotent)."""
@@ -179,6 +201,23 @@ def _isatty(fd):
         return os.isatty(fd)
     except OSError:
         return False
+
+
+def _setattr(fd, mode):
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, mode)
+    except (termios.error, OSError):
+        pass
+
+
+def _vquit_only(raw):
+    """Raw mode that still turns the VQUIT character into SIGQUIT (DragonFly's
+    vconsole: VINTR and VSUSP disabled, VQUIT kept)."""
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = raw
+    cc = list(cc)
+    for c in (termios.VINTR, termios.VSUSP):
+        cc[c] = b"\0"                  # _POSIX_VDISABLE on Linux
+    return [iflag, oflag, cflag, lflag | termios.ISIG, ispeed, ospeed, cc]
 
 
 def _raw_mode(saved, keep_opost):

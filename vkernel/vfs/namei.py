@@ -11,7 +11,8 @@ link_path_walk, since our guests are Linux programs:
   * mount points are crossed downward after every lookup;
   * symlinks inside the path are always followed, the last component's only
     when nd.follow (or the path ends in '/', for plain lookups); the 41st
-    link is ELOOP;
+    link is ELOOP; a magic link (Vnode.magiclink, procfs) leads straight to
+    the vnode it names, never through a path;
   * every directory searched needs search (x) permission;
   * a trailing '/' requires the result to be a directory.
 
@@ -170,6 +171,11 @@ class _Walk:
         self.links += 1
         if self.links > MAXSYMLINKS:
             raise KernelError(E.ELOOP)
+        jump = lvp.magiclink(self.nd.cred)
+        if jump is not None:
+            self.dvp = self.base = jump     # a magic link: go to its vnode
+            self.trail = []
+            return
         target = lvp.readlink()
         if not target:
             raise KernelError(E.ENOENT)

@@ -154,6 +154,15 @@ class Vnode:
     def readlink(self):
         raise KernelError(E.EINVAL)
 
+    def magiclink(self, cred):
+        """A magic link's target (procfs fd/N, exe, cwd): the vnode it names.
+
+        None for an ordinary symlink, whose readlink() text namei follows;
+        otherwise namei continues from the returned vnode, as Linux's
+        nd_jump_link does.  `cred` is the looker's (access checks).
+        """
+        return None
+
     def fsync(self):
         return 0
 

@@ -63,6 +63,15 @@ def renameat2(olddirfd, old, newdirfd, new, flags):
         raise OSError(err, os.strerror(err))
 
 
+def utimens_fd(fd, atime_ns, mtime_ns):
+    """utimensat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW): the times of
+    the file an O_PATH descriptor names, a symlink included (Linux >= 5.8)."""
+    ts = (ctypes.c_long * 4)(*divmod(atime_ns, 10**9), *divmod(mtime_ns, 10**9))
+    if _libc.utimensat(fd, b"", ts, 0x1000 | 0x100) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 def raise_nofile_limit():
     """Every live hostfs vnode holds a descriptor: allow as many as we may."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

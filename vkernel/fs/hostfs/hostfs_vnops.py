@@ -23,7 +23,7 @@ from vkernel.vfs.vnode import (MODE_MASK, VDIR, VLNK, VREG, Vattr, Vnode,
                                iftovt, ns_to_ts, ts_to_ns, vttodt, vttoif)
 
 from .hostfs_meta import Meta
-from .hostfs_subr import fdpath, guestname, host, hostname, renameat2
+from .hostfs_subr import fdpath, guestname, host, hostname, renameat2, utimens_fd
 
 _UNREAD = object()          # HostVnode._meta before the first look
 _READ_ONLY_ERRORS = (E.EACCES, E.EPERM, E.EROFS, E.ETXTBSY)
@@ -109,15 +109,21 @@ class HostVnode(Vnode):
                 pass            # the guest's mode lives in the metadata anyway
 
     def _utimes(self, atime, mtime):
-        if self._path() is None:
-            return              # no portable way to set a symlink's times by fd
         st = self._stat()
         a = st.st_atime_ns if atime is None else ts_to_ns(atime)
         m = st.st_mtime_ns if mtime is None else ts_to_ns(mtime)
         with host():
-            os.utime(self._path(), ns=(a, m))
+            if self._path() is None:
+                utimens_fd(self.fd, a, m)       # a symlink: by its own O_PATH fd
+            else:
+                os.utime(self._path(), ns=(a, m))
 
     # -- data --------------------------------------------------------------
+    def host_fd(self, write):
+        """A host descriptor of this file's data for the kernel to map into a
+        guest (the platform duplicates it; the vnode keeps ownership)."""
+        return self._iofd(write)
+
     def _iofd(self, write):
         """A descriptor for reading (and writing) a regular file's data."""
         if self.vtype != VREG or self.host_vtype != S.S_IFREG:

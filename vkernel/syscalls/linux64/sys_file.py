@@ -174,7 +174,7 @@ def sys_ftruncate(td, fd, length):
     if length < 0:
         raise KernelError(E.EINVAL)
     if not fp.writable:
-        raise KernelError(E.EINVAL if fp.vnode is None else E.EBADF)
+        raise KernelError(E.EINVAL)      # do_sys_ftruncate: EINVAL, not EBADF
     fp.ops.truncate(td, fp, length)
     return 0
 

@@ -320,6 +320,9 @@ def sys_access(td, path, mode):
 
 
 def _out_statfs(td, buf, d):
+    d = dict(d)
+    if "f_fsid" in d:                       # statfs_dict's (val[0], val[1])
+        d["f_fsid0"], d["f_fsid1"] = d.pop("f_fsid")
     copyout(td, buf, ST.pack_statfs(**d))
     return 0
 

@@ -3,6 +3,7 @@
 Linux counterparts: kernel/sys.c, drivers/char/random.c, kernel/sched/core.c,
 kernel/printk (syslog(2) reads the kernel message buffer).
 """
+import math
 import os
 import struct
 import time
@@ -62,7 +63,7 @@ def sys_sysinfo(td, info):
     limit = td.lwp_proc.p_vmspace.limit
     la = [int(x * 65536) for x in os.getloadavg()]
     free = max(0, limit.limit - limit.committed)
-    data = struct.pack("<q3QQQQQQHxxxxxxQQI", int(time.monotonic() - BOOT_TIME), *la,
+    data = struct.pack("<q3Q6QH6xQQI", math.ceil(time.monotonic() - BOOT_TIME), *la,
                        limit.limit, free, 0, 0, 0, 0, min(kern_proc.nprocs(), 65535), 0, 0, 1)
     copyout(td, info, data.ljust(112, b"\0"))
     return 0
@@ -156,3 +157,10 @@ def sys_syslog(td, cmd, buf, n):
     if cmd in (0, 1, 6, 7, 8):
         return 0
     raise KernelError(E.EINVAL)
+
+
+@syscall(NR.rseq, PTR, U32, I32, U32, level="unsupported")
+def sys_rseq(td, rseq, length, flags, sig):
+    """Implements Linux rseq(2) as ENOSYS: restartable sequences are not
+    supported; glibc and others fall back silently, so this is not logged."""
+    return -E.ENOSYS

@@ -27,14 +27,36 @@ def sys_brk(td, addr):
     return _vm(td).brk(addr)
 
 
-def _file_contents(td, fd, off, length, prot, flags):
+def _mapfile(td, fd, prot, flags):
+    """The File to map, after the access checks of mm/mmap.c."""
     fp = td.lwp_proc.p_fd.get(fd)
     if not fp.readable or (flags & M.MAP_SHARED and prot & M.PROT_WRITE and not fp.writable):
         raise KernelError(E.EACCES)
+    return fp
+
+
+def _host_fd(fp, prot, flags):
+    """A host descriptor to map the file directly, when its filesystem has one."""
+    getfd = getattr(fp.vnode, "host_fd", None)
+    if getfd is None:
+        return None
+    try:
+        return getfd(bool(flags & M.MAP_SHARED and prot & M.PROT_WRITE))
+    except KernelError:
+        return None
+
+
+def _map_file(td, addr, length, prot, flags, fd, off):
+    fp = _mapfile(td, fd, prot, flags)
+    vm = _vm(td)
     if fp.vnode is None and getattr(fp.ops, "kind", "") == "zero":
-        return None, "/dev/zero"
-    data = fp.ops.pread(td, fp, length, off)
-    return data, fp.path
+        return vm.mmap(addr, length, prot, flags | M.MAP_ANONYMOUS, "/dev/zero")
+    hostfd = _host_fd(fp, prot, flags)
+    if hostfd is not None:
+        return vm.mmap(addr, length, prot, flags, fp.path, off, hostfd=hostfd)
+    data = fp.ops.pread(td, fp, page_round(length), off) or b""
+    flags = (flags & ~M.MAP_SHARED) | M.MAP_PRIVATE
+    return vm.mmap(addr, length, prot, flags, fp.path, off, contents=data)
 
 
 @syscall(NR.mmap, PTR, U64, I32, I32, FD, U64)
@@ -49,15 +71,9 @@ def sys_mmap(td, addr, length, prot, flags, fd, off):
         raise KernelError(E.EINVAL)
     if mtype == M.MAP_SHARED_VALIDATE:
         flags = (flags & ~M.MAP_SHARED_VALIDATE) | M.MAP_SHARED
-    contents, name = None, ""
     if not flags & M.MAP_ANONYMOUS:
-        contents, name = _file_contents(td, fd, off, page_round(length), prot, flags)
-        if contents is None:
-            flags |= M.MAP_ANONYMOUS
-        else:
-            contents = contents or b""
-            flags = (flags & ~M.MAP_SHARED) | M.MAP_PRIVATE
-    return _vm(td).mmap(addr, length, prot, flags, name, off, contents=contents)
+        return _map_file(td, addr, length, prot, flags, fd, off)
+    return _vm(td).mmap(addr, length, prot, flags)
 
 
 @syscall(NR.munmap, PTR, U64)

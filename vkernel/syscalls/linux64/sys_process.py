@@ -233,7 +233,12 @@ def sys_prctl(td, option, a2, a3, a4, a5):
     """Implements Linux prctl(2): names, pdeathsig, dumpable, subreaper, no_new_privs."""
     p = td.lwp_proc
     if option == PR.PR_SET_NAME:
-        p.p_comm = copyinstr(td, a2, 16)[:15]
+        try:
+            p.p_comm = copyinstr(td, a2, 16)
+        except KernelError as e:            # longer names are cut to 15 bytes
+            if e.errno != E.ENAMETOOLONG:
+                raise
+            p.p_comm = copyin(td, a2, 15).decode("utf-8", "surrogateescape")
     elif option == PR.PR_GET_NAME:
         copyout(td, a2, p.p_comm.encode("utf-8", "surrogateescape")[:15].ljust(16, b"\0"))
     elif option == PR.PR_SET_PDEATHSIG:

@@ -10,6 +10,7 @@ import time
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
+from vkernel.abi.linux import time as T
 from vkernel.kernel import kern_sig, kern_proc
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.kern_synch import sched, tsleep
@@ -47,10 +48,22 @@ def _clock(clk):
     raise KernelError(E.EINVAL)
 
 
+def _cpu_clock(td, clk):
+    """CPU-time clocks: the CPU clock of the host process (thread) behind td."""
+    try:
+        if clk == CLOCK_THREAD_CPUTIME_ID:
+            return time.clock_gettime(T.make_thread_cpuclock(td.host.tid, T.CPUCLOCK_SCHED))
+        tgid = td.lwp_proc.p_vmspace.space.tgid
+        return time.clock_gettime(T.make_process_cpuclock(tgid, T.CPUCLOCK_SCHED))
+    except (OSError, AttributeError):
+        return _clock(clk)
+
+
 @syscall(NR.clock_gettime, I32, PTR)
 def sys_clock_gettime(td, clk, tp):
     """Implements Linux clock_gettime(2)."""
-    copyout(td, tp, pack_timespec(_clock(clk)))
+    cpu = clk in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID)
+    copyout(td, tp, pack_timespec(_cpu_clock(td, clk) if cpu else _clock(clk)))
     return 0
 
 
@@ -192,6 +205,17 @@ def _cpu_times(p):
         return 0.0, 0.0
 
 
+def _maxrss_kb(p):
+    """ru_maxrss: the peak resident size (kB) of the host process behind p."""
+    try:
+        for line in open(f"/proc/{p.p_vmspace.space.tgid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, AttributeError, ValueError, IndexError):
+        pass
+    return 0
+
+
 @syscall(NR.times, PTR)
 def sys_times(td, buf):
     """Implements Linux times(2)."""
@@ -214,7 +238,8 @@ def sys_getrusage(td, who, ru):
     else:
         raise KernelError(E.EINVAL)
     tv = lambda t: struct.pack("<qq", int(t), int((t % 1) * 1e6))
-    copyout(td, ru, tv(u) + tv(s) + bytes(144 - 32))
+    maxrss = _maxrss_kb(p) if who in (0, 1) else 0
+    copyout(td, ru, tv(u) + tv(s) + struct.pack("<q", maxrss) + bytes(144 - 40))
     return 0
 
 
