@@ -15,8 +15,9 @@ import os
 import sys
 import time
 
-from .harness import (NOISE_FLOOR, BenchError, child_env, cpu, figure, interleave,
-                      vkernel_argv, walls)
+import pexpect
+
+from .harness import BenchError, cpu, figure, interleave, vkernel_argv, walls
 
 PROMPT = "# "
 PROMPT_TIMEOUT = 60
@@ -24,7 +25,6 @@ PROMPT_TIMEOUT = 60
 
 def _prompt_time(argv, env, cpu=None):
     """Seconds from spawning argv on a pty to its first PROMPT; then `exit`."""
-    import pexpect
     saved = os.sched_getaffinity(0)
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
@@ -47,7 +47,7 @@ def _prompt_time(argv, env, cpu=None):
 
 
 def _vk_prompt(setup):
-    env = dict(child_env(), TERM="vt100")
+    env = dict(setup.env, TERM="vt100")
     return _prompt_time(vkernel_argv(setup.root, options=["-s"]), env)
 
 
@@ -71,7 +71,7 @@ def _true_figures(setup, reps):
     return {
         "boot_true": figure("boot: vkernel -- /bin/true", "ms", vk * 1e3, nat * 1e3,
                             "native busybox true", vk / nat, raw=raw,
-                            cpu_ratio=vk_cpu / max(nat_cpu, NOISE_FLOOR)),
+                            cpu_ratio=vk_cpu / max(nat_cpu, 1e-6)),
         "boot_rss": figure("boot: peak RSS of -- /bin/true", "MB", rss["vk"] / 1024,
                            rss["native"] / 1024, "native busybox true",
                            rss["vk"] / rss["native"],

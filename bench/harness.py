@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOISE_FLOOR = 1e-9     # seconds; a per-op difference at or below this is noise
+NOISE_FLOOR = 1e-3     # seconds; N ops taking less than this over n0 ops is noise
 
 
 class BenchError(Exception):
@@ -45,22 +45,34 @@ def vkernel_argv(root, *command, options=()):
     return argv + ["--", *command] if command else argv
 
 
-def child_env():
-    return dict(os.environ, PYTHONPATH=REPO)
+def child_env(pycache=None):
+    """Environment of every program the bench starts.
+
+    With pycache, Python keeps its bytecode cache there (PYTHONPYCACHEPREFIX)
+    even if the caller's environment says PYTHONDONTWRITEBYTECODE: a boot
+    is then timed as a user sees it, from cached bytecode, not from source
+    recompiled on every start, and the repository gets no __pycache__.
+    """
+    env = dict(os.environ, PYTHONPATH=REPO)
+    if pycache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
+    return env
 
 
-def run_timed(argv, runstat, cpu=None, timeout=300.0):
+def run_timed(argv, runstat, cpu=None, env=None, timeout=300.0):
     """Run argv to completion through the runstat launcher; return a Sample.
 
     stdin is /dev/null.  cpu: pin the program to this host CPU (None: leave
-    it unpinned).  Wall time and rusage come from runstat (bench/c/runstat.c).
+    it unpinned).  env: its environment (default child_env()).  Wall time
+    and rusage come from runstat (bench/c/runstat.c).
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", prefix="runstat.") as stat:
         pin = ["-c", str(cpu)] if cpu is not None else []
         proc = subprocess.Popen([runstat, *pin, "-o", stat.name, *argv],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=child_env(), cwd=REPO, start_new_session=True)
+                                env=env or child_env(), cwd=REPO, start_new_session=True)
         if _wait(proc, timeout) != 0:
             raise BenchError(f"runstat failed (exit {proc.returncode}): {' '.join(argv)}\n"
                              f"{_tail(err)}")
@@ -86,9 +98,9 @@ def _wait(proc, timeout):
         raise BenchError(f"timed out after {timeout}s: {' '.join(proc.args)}") from None
 
 
-def run_ok(argv, runstat, cpu=None, timeout=300.0):
+def run_ok(argv, runstat, cpu=None, env=None, timeout=300.0):
     """run_timed, raising BenchError unless the program exited 0."""
-    s = run_timed(argv, runstat, cpu=cpu, timeout=timeout)
+    s = run_timed(argv, runstat, cpu=cpu, env=env, timeout=timeout)
     if s.status != 0:
         raise BenchError(f"exit status {s.status}: {' '.join(argv)}\n"
                          f"stdout: {s.stdout[-2000:]}\nstderr: {s.stderr[-2000:]}")
@@ -112,14 +124,11 @@ def best(samples):
 def per_op(big, small, n_big, n_small):
     """Seconds per operation from two sample lists: (min big - min small) / dN.
 
-    Returns (seconds, noisy): noisy is True when the difference was not
-    above the noise floor (the figure is then clamped to it, never <= 0).
+    Returns (seconds, noisy): noisy is True when the difference was below
+    NOISE_FLOOR (the difference is then taken as NOISE_FLOOR, never <= 0).
     """
     diff = best(big).wall - best(small).wall
-    per = diff / (n_big - n_small)
-    if per <= NOISE_FLOOR:
-        return NOISE_FLOOR, True
-    return per, False
+    return max(diff, NOISE_FLOOR) / (n_big - n_small), diff < NOISE_FLOOR
 
 
 def cpu(sample):
@@ -134,7 +143,7 @@ def cpu_per_op(big, small, n_big, n_small):
     CPU, so a wall ratio that disagrees with it points at a busy machine.
     """
     diff = min(map(cpu, big)) - min(map(cpu, small))
-    return max(diff / (n_big - n_small), NOISE_FLOOR)
+    return max(diff, NOISE_FLOOR) / (n_big - n_small)
 
 
 def compare(reps, sides, n0):

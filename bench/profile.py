@@ -27,7 +27,7 @@ import sys
 import time
 
 from .harness import REPO, child_env, vkernel_argv
-from .prepare import default_workdir
+from .prepare import default_workdir, pycache_dir
 
 GUEST = "/usr/local/bin/t_getppid"
 WARM = 1000
@@ -67,7 +67,10 @@ class _Stubs:
         self.done += 1
         if self.done == self.iterations:
             self.report()
-        pstatus._obj.value = SYSCALL_STOP
+        if hasattr(pstatus, "_obj"):                 # ctypes.byref(c_int)
+            pstatus._obj.value = SYSCALL_STOP
+        else:
+            ctypes.cast(pstatus, ctypes.POINTER(ctypes.c_int))[0] = SYSCALL_STOP
         return self.tid
 
     def report(self):
@@ -83,6 +86,8 @@ def stub_child(root, iterations):
     sys.path.insert(0, REPO)
     import vkernel.platform.ptrace as P
     from vkernel.cli import main
+    if not (hasattr(P, "_ptrace") and hasattr(P, "_waitpid")):
+        sys.exit("bench.profile: vkernel/platform/ptrace.py no longer has _ptrace/_waitpid")
     stubs = _Stubs(P, iterations)
     P._ptrace, P._waitpid = stubs.ptrace, stubs.waitpid
     sys.exit(main(["-r", root, "--", GUEST, str(10 * iterations + 10 * WARM)]))
@@ -90,7 +95,8 @@ def stub_child(root, iterations):
 
 def run_stub(root, n):
     code = f"from bench.profile import stub_child; stub_child({root!r}, {n})"
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=child_env(),
+    env = child_env(pycache_dir(default_workdir()))
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
                           stdin=subprocess.DEVNULL).returncode
 
 
@@ -99,8 +105,9 @@ def run_spy(root, n, out):
     if not spy:
         print("bench.profile: py-spy not found (pip install py-spy)", file=sys.stderr)
         return 1
-    res = subprocess.run([spy, "record", "-r", "1000", "--nonblocking", "--subprocesses", "-f", "raw", "-o", out,
-                          "--", *vkernel_argv(root, GUEST, str(n))], cwd=REPO, env=child_env(),
+    argv = [spy, "record", "-r", "1000", "--nonblocking", "--subprocesses", "-f", "raw",
+            "-o", out, "--", *vkernel_argv(root, GUEST, str(n))]
+    res = subprocess.run(argv, cwd=REPO, env=child_env(pycache_dir(default_workdir())),
                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if res.returncode != 0 or not os.path.exists(out):
         print(res.stderr, file=sys.stderr)
@@ -116,16 +123,18 @@ def print_spy(path, top=30):
         stack, _, n = line.rstrip().rpartition(" ")
         if "go_user" not in stack:
             continue
+        frames = [f.split(" (")[0] for f in stack.split(";")]
         total += int(n)
-        for name in {f.split(" (")[0] for f in stack.split(";")}:
+        for name in set(frames[frames.index("Cpu.go_user") + 1:]):
             incl[name] += int(n)
-    print(f"{total} samples in Cpu.go_user; inclusive share:")
+    print(f"{total} samples in Cpu.go_user; inclusive share of what it calls:")
     for name, n in incl.most_common(top):
         print(f"{100 * n / total:6.1f}%  {name}")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m bench.profile", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python3 -m bench.profile",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=("stub", "spy"))
     ap.add_argument("-n", type=int, default=200_000, help="getppid calls (default 200000)")
     ap.add_argument("--root", default=os.path.join(default_workdir(), "root"))

@@ -37,8 +37,10 @@ def parse_args(argv):
                     help="run only this benchmark (repeatable)")
     ap.add_argument("--root", help="use this guest root instead of building one")
     ap.add_argument("--workdir", help="scratch directory (default /tmp/vkernel-bench-UID)")
-    ap.add_argument("--json", default=DEFAULT_JSON, help="results file (default bench/results.json)")
-    ap.add_argument("--no-prompt", action="store_true", help="skip the pexpect shell-prompt boot figure")
+    ap.add_argument("--json", default=DEFAULT_JSON,
+                    help="results file (default bench/results.json)")
+    ap.add_argument("--no-prompt", action="store_true",
+                    help="skip the pexpect shell-prompt boot figure")
     return ap.parse_args(argv)
 
 

@@ -108,14 +108,40 @@ def copy_host_file(src, dest):
         shutil.copy2(os.path.realpath(src), target)
 
 
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SKIP_STDLIB = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__",
+               "lib2to3", "pydoc_data")
+
+
 def install_host_program(dest, prog):
-    path = shutil.which(prog) or prog
-    if not os.path.exists(path):
+    """Copy a host program (found on the system PATH, not a user's shims) and its libraries."""
+    path = prog if os.path.isabs(prog) else shutil.which(prog, path=SYSTEM_PATH)
+    if not path or not os.path.exists(path):
         sys.exit(f"mkroot: no such host program: {prog}")
     real = os.path.realpath(path)
-    copy_host_file(path if os.path.isabs(path) else real, dest)
+    copy_host_file(path, dest)
+    if real != path:
+        copy_host_file(real, dest)
     for lib in libraries(real):
         copy_host_file(lib, dest)
+    if os.path.basename(real).startswith("python"):
+        install_python_stdlib(dest, real)
+
+
+def install_python_stdlib(dest, python):
+    """A Python interpreter needs its standard library and extension modules."""
+    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+                         capture_output=True, text=True).stdout.strip()
+    if not out or not os.path.isdir(out):
+        return
+    target = os.path.join(dest, out.lstrip("/"))
+    if not os.path.exists(target):
+        shutil.copytree(out, target, symlinks=True,
+                        ignore=shutil.ignore_patterns(*SKIP_STDLIB))
+    dynload = os.path.join(out, "lib-dynload")
+    for name in os.listdir(dynload) if os.path.isdir(dynload) else ():
+        for lib in libraries(os.path.join(dynload, name)):
+            copy_host_file(lib, dest)
 
 
 def build(dest, host_programs=(), guest_programs=True):

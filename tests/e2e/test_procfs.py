@@ -131,3 +131,13 @@ def test_nothing_of_the_host_shows(root):
     assert pids and max(pids) < 100
     assert re.search(r"^processor\t: 0$", out, re.M)
     assert not re.search(r"^processor\t: 1$", out, re.M)        # -n 1: one CPU
+
+
+def test_cpu_time_of_a_busy_process(root):
+    status, out = sh(root, "t_cpuloop 5000000000 >/dev/null & sleep 2; "
+                           "cut -d' ' -f1-3,14 /proc/$!/stat; head -1 /proc/stat; kill $!")
+    assert status == 0, out
+    pid, comm, state, utime = out.splitlines()[0].split()
+    assert (comm, state) == ("(t_cpuloop)", "R") and int(utime) >= 50    # ticks of 10 ms
+    cpu = out.splitlines()[1].split()
+    assert cpu[0] == "cpu" and int(cpu[1]) >= int(utime)

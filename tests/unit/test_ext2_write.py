@@ -170,6 +170,44 @@ def test_ext2_directory_with_10000_entries(tmp_path):
     assert {name for ino, name in listed if ino != "0"} == want | {".", ".."}
 
 
+def test_ext2_directory_blocks_are_compacted(tmp_path):
+    """Free space scattered over a block (no hole big enough) is gathered
+    for a long name instead of growing the directory."""
+    img = mkfs(str(tmp_path / "img"), "8M", 1024, 1)
+    mnt, ctx = mount(img)
+    V.kern_mkdirat(ctx, ctx.root, "/d", 0o755)
+    names = [f"n{i:02d}-" + "p" * 15 for i in range(35)]        # 28-byte records
+    for name in names:
+        write(ctx, "/d/" + name, b"")
+    assert V.kern_statat(ctx, ctx.root, "/d").size == 1024
+    for name in names[1::2]:
+        V.kern_unlinkat(ctx, ctx.root, "/d/" + name)
+    write(ctx, "/d/" + "L" * 200, b"long")
+    assert V.kern_statat(ctx, ctx.root, "/d").size == 1024
+    mnt.unmount()
+    assert_clean(img)
+    mnt, ctx = mount(img)
+    got = {n for n, _i, _t in V.kern_lookup(ctx, ctx.root, "/d")[0].readdir()}
+    assert got == set(names[::2]) | {"L" * 200}
+    assert read(ctx, "/d/" + "L" * 200) == b"long"
+    mnt.unmount()
+
+
+def test_ext2_removed_directory_takes_no_names(tmp_path):
+    img = mkfs(str(tmp_path / "img"), "8M", 1024, 1)
+    mnt, ctx = mount(img)
+    V.kern_mkdirat(ctx, ctx.root, "/gone", 0o755)
+    write(ctx, "/f", b"")
+    gone = V.kern_lookup(ctx, ctx.root, "/gone")[0]
+    V.kern_unlinkat(ctx, ctx.root, "/gone", rmdir=True)
+    assert err(V.kern_mkdirat, ctx, gone, "x", 0o755) == E.ENOENT
+    assert err(V.kern_renameat2, ctx, ctx.root, "/f", gone, "f") == E.ENOENT
+    assert gone.getattr().nlink == 0 and gone.readdir() == []
+    del gone
+    mnt.unmount()
+    assert_clean(img)
+
+
 def _pattern(i):
     return hashlib.sha256(b"%d" % i).digest() * (1 << 15)        # 1 MiB
 
@@ -239,6 +277,20 @@ def test_ext2_feature_variants(tmp_path, opts):
     mnt, ctx = mount(img)
     workload(ctx, 1024)
     write(ctx, "/spread", b"q" * (12 << 20))     # crosses several groups
+    before = snapshot(ctx)
+    mnt.unmount()
+    assert_clean(img)
+    mnt, ctx = mount(img)
+    assert snapshot(ctx) == before
+    mnt.unmount()
+
+
+@pytest.mark.parametrize("bsize", [8192, 65536])
+def test_ext2_larger_block_sizes(tmp_path, bsize):
+    """Beyond 4 KiB too (65536-byte directory records are stored as 0xFFFF)."""
+    img = mkfs(str(tmp_path / "img"), "128M", bsize, 1, opts=("-N", "4096"))
+    mnt, ctx = mount(img)
+    workload(ctx, bsize)
     before = snapshot(ctx)
     mnt.unmount()
     assert_clean(img)

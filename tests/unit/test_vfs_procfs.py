@@ -347,6 +347,8 @@ def test_mount_proc_twice_and_detach_busy(world):
     mnt_vp = V.kern_lookup(ctx, ctx.root, "/mnt")[0]
     sys_mount.kern_mount(mnt_vp, "proc", "", 0, "")
     assert "1" in names(ctx, "/mnt")
+    assert err(sys_mount.kern_mount, V.kern_lookup(ctx, ctx.root, "/mnt")[0],
+               "proc", "", 0, "") == E.EBUSY          # already there
     p.p_fd.install(0, open_file(ctx, "/mnt/1/status"))
     root = V.kern_lookup(ctx, ctx.root, "/mnt")[0]
     assert err(sys_mount.kern_unmount, root, 0) == E.EBUSY

@@ -193,7 +193,10 @@ class DbCmd:
         return [(n, self._bind(fn)) for n, fn in _aux_commands.items()]
 
     def _bind(self, fn):
-        return lambda arg, modif="": fn(self, arg, modif)
+        def bound(arg, modif=""):
+            return fn(self, arg, modif)
+        bound.__doc__ = fn.__doc__
+        return bound
 
     @staticmethod
     def search(word, table, aux=()):
@@ -243,14 +246,7 @@ class DbCmd:
         result, fn = self.search(word, self.main_table(), self.aux_table())
         if result not in (_UNIQUE, _FOUND):
             raise DbError(f"No such command: {word}")
-        doc = getattr(fn, "__doc__", None) or self._aux_doc(word) or "(undocumented)"
-        self.printf(_dedent(doc) + "\n")
-
-    def _aux_doc(self, word):
-        for name, fn in _aux_commands.items():
-            if name.startswith(word):
-                return fn.__doc__
-        return None
+        self.printf(_dedent(fn.__doc__ or "(undocumented)") + "\n")
 
     def do_show(self, arg, modif=""):
         """show <what>

@@ -46,8 +46,8 @@ def bytecode_insn(code, off):
     for i, ins in enumerate(insns):
         nxt = insns[i + 1].offset if i + 1 < len(insns) else len(code.co_code)
         if ins.offset <= off < nxt:
-            text = f"{ins.opname}\t{ins.argrepr}" if ins.argrepr else ins.opname
-            return text, nxt
+            arg = ins.argrepr or ("" if ins.arg is None else str(ins.arg))
+            return (f"{ins.opname}\t{arg}" if arg else ins.opname), nxt
     return "(bad)", off + 2
 
 
@@ -85,17 +85,24 @@ class ExamineCommands:
             code, off = hit
             text, nxt = bytecode_insn(code, off)
             return text, id(code) + nxt
-        first = min(16, PAGE - (addr & (PAGE - 1)))
-        data = self.read_memory(addr, first)
-        if first < 16:
-            try:
-                data += self.read_memory(addr + first, 16 - first)
-            except DbError:
-                pass
+        data = self.read_upto(addr, 16)
         for insn in _cs().disasm(data, addr, 1):
             return (f"{insn.mnemonic}\t{insn.op_str}" if insn.op_str else insn.mnemonic,
                     addr + insn.size)
         return "(bad)", addr + 1
+
+    def read_upto(self, addr, n):
+        """Up to n bytes at addr, as many as can be read (at least one)."""
+        try:
+            return self.read_memory(addr, n)
+        except DbError:
+            data = self.read_memory(addr, 1)
+        while len(data) < n:
+            try:
+                data += self.read_memory(addr + len(data), 1)
+            except DbError:
+                break
+        return data
 
     def disasm_text(self, addr):
         try:
@@ -223,8 +230,11 @@ class ExamineCommands:
             if n == 0:
                 n = size
             try:
-                data = self.read_memory(addr, n)
+                data = self.read_upto(addr, n)
             except DbError:
+                return None
+            n = len(data) - len(data) % size
+            if n == 0:
                 return None
             for off in range(0, n, size):
                 if int.from_bytes(data[off:off + size], "little") & mask == value:

@@ -121,9 +121,13 @@ def _format_object(v, objs, depth):
 
 
 def public_fields(obj):
+    """The fields of a structure: its instance variables, or for built-in
+    objects (frames, tracebacks) their data attributes."""
     names = list(getattr(obj, "__dict__", {}))
     for cls in type(obj).__mro__:
         names += [n for n in getattr(cls, "__slots__", ()) if isinstance(n, str)]
+    if not names:
+        names = [n for n in dir(obj) if not callable(getattr(obj, n, None))]
     return [n for n in dict.fromkeys(names) if not n.startswith("_")]
 
 
@@ -292,10 +296,11 @@ class PrintCommands:
         Evaluate expr and show it as $N = value.  Casts resolve addresses to
         live kernel objects: print ((struct proc *)0x7f3a5c1e2b40)->p_pid.
         Names are the selected frame's arguments and locals (see `frame`),
-        kernel globals, and functions; $N names an earlier result."""
-        if not arg.strip():
-            raise DbError("Expression missing")
-        v = self.eval(arg)
+        kernel globals, and functions; $N names an earlier result.  Without
+        an expression, dot (the last address given to a command)."""
+        v = self.eval(arg) if arg.strip() else self.dot_addr
+        if isinstance(v, int) and not isinstance(v, bool):
+            self.dot_addr = v
         self.history.append(v)
         fmt = modif[:1]
         text = format_value(v, self.objects(), "x" if fmt == "z" else fmt)

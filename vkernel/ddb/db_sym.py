@@ -144,10 +144,6 @@ def pc_of(code, lasti):
     return id(code) + max(lasti, 0)
 
 
-def sym_name(code):
-    return code.co_name
-
-
 def printsym(addr, proc=False, lineno=None):
     """db_printsym: `name+0xoff` (plus ` [file:line]` for a PC), else 0x..."""
     hit = symtab().search(addr) if isinstance(addr, int) else None

@@ -17,8 +17,6 @@ rsp = 0x7ffd4a3c1e28, rbp = 0x7ffd4a3c1e50 ---`.  A thread that is asleep
 in the kernel has no Python stack (its syscall re-runs from the handler
 when woken), so its trace is the handler it will re-run and its guest frame.
 """
-import sys
-
 from .db_sym import DbError, access_error, is_kernel_code, pc_of, printsym
 
 NARGS = 5
@@ -72,12 +70,6 @@ def frames_from_traceback(tb):
         outer.append(KFrame(f, f.f_lasti, f.f_lineno))
         f = f.f_back
     return kernel_frames(list(reversed(inner)) + outer)
-
-
-def current_frames(thread_id=None):
-    """A break-in's stack: sys._current_frames() for the CPU thread."""
-    frame = sys._current_frames().get(thread_id) if thread_id else sys._getframe(1)
-    return frames_from_frame(frame)
 
 
 # -- formatting -------------------------------------------------------------------------

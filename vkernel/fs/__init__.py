@@ -3,7 +3,12 @@
     hostfs   a host directory as the guest root (confined to that directory)
     memfs    an in-memory filesystem: tmpfs, memfd_create, devfs's nodes
     devfs    /dev: null, zero, full, random, urandom and registered devices
-    fs_mountroot.py  the boot-time mounts: hostfs on /, devfs on /dev, /tmp
+    ext2     the ext2 filesystem on a disk image, read-write (ext2_mount)
+    procfs   /proc: processes and kernel state, generated when read
+    fs_mountroot.py  the boot-time mounts: hostfs on /, devfs on /dev,
+                     procfs on /proc, /tmp
 
-May import: vkernel.abi, vkernel.kernel.errors, vkernel.kernel.file, vkernel.vfs.
+May import: vkernel.abi, vkernel.kernel.errors, vkernel.kernel.file, vkernel.vfs;
+ext2 also vkernel.kernel.msgbuf (its error lines); procfs also reads the rest
+of vkernel.kernel (the state it shows).
 """

@@ -12,16 +12,21 @@ import time
 import traceback
 
 import vkernel
+from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 
 from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_proc,
                kern_shutdown, kern_shutdown_hooks, kern_sig, kern_vfs, msgbuf)
+from .errors import KernelError
 from .kern_descrip import FileDesc
 from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, Halt   # noqa: F401  (re-exported)
 from .kern_synch import mp_lock, sched
 from .proc import Lwp, Proc, SACTIVE, SZOMB
 from .trap import Cpu
 from .vm_map import MemoryLimit, VmSpace
+
+
+INIT_FALLBACKS = ("/etc/init", "/bin/init", "/bin/sh")
 
 
 class Kernel:
@@ -128,9 +133,16 @@ class Kernel:
         self.attach_console(td)
         td.regs = host.get_regs()
         argv, env = self.conf.init_argv()
-        kern_exec.kern_execve(td, argv[0], [a.encode() for a in argv],
-                              [e.encode() for e in env])
-        return p
+        for path in [argv[0]] + ([] if self.conf.command else list(INIT_FALLBACKS)):
+            try:
+                kern_exec.kern_execve(td, path, [path.encode()] + [a.encode() for a in argv[1:]],
+                                      [e.encode() for e in env])
+                return p
+            except KernelError as e:
+                msgbuf.log(f"exec of {path} failed: {E.strerror(e.errno)}")
+        if self.conf.command:
+            raise Halt(127)
+        raise Halt(kern_shutdown.EXIT_PANIC if hasattr(kern_shutdown, "EXIT_PANIC") else 70)
 
     def _init_exit(self, p, xstat):
         if self.conf.command:

@@ -11,6 +11,7 @@ from . import kern_proc
 from .kern_synch import sched
 from .proc import P_CONTINUED, P_PPWAIT, P_STOPPED_REPORT, P_WEXIT, SSTOP, SZOMB
 from .errors import KernelError
+from vkernel.platform import PlatformError
 from vkernel.abi.linux import errno as E
 
 hooks = {"halt": None, "ktrace_exit": None, "futex_wake": None}
@@ -138,7 +139,11 @@ def thread_exit(td, code):
     sched.unsleep(td)
     del p.p_lwps[td.lwp_tid]
     kern_proc.alllwp.pop(td.lwp_tid, None)
-    td.host.exit_thread()
+    running, td.td_oncpu = td.td_oncpu, False
+    try:
+        td.host.exit_thread(running)
+    except PlatformError:
+        pass                        # already gone on the host
 
 
 # -- wait4 / waitid (kern_wait) ------------------------------------------------------

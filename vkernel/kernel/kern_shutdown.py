@@ -205,9 +205,11 @@ def trap_fatal(exc, td, resumable=True):
 
 
 def panic_message(exc):
+    """One line: a failed assertion's own message (KASSERT), else the exception."""
+    text = (str(exc).splitlines() or [""])[0]
     if isinstance(exc, AssertionError):
-        return str(exc) or "assertion failed"
-    return f"{type(exc).__name__}: {exc}"
+        return text or "assertion failed"
+    return f"{type(exc).__name__}: {text}"
 
 
 # -- panic and the debugger -------------------------------------------------------------------

@@ -120,6 +120,7 @@ class Space:
         self.tgid = tgid
         self.memfd = os.open(f"/proc/{tgid}/mem", os.O_RDWR | os.O_CLOEXEC)
         self.threads = {}
+        self.cur = None
 
     def read(self, addr, n):
         try:
@@ -163,8 +164,14 @@ class Space:
         return next(iter(self.threads.values()))
 
     def syscall(self, nr, *args):
-        """Run a host syscall in this address space (on any of its threads)."""
-        return self.any_thread().inject(nr, *args)
+        """Run a host syscall in this address space, on its current thread
+        (the stopped thread the kernel is serving; see set_current)."""
+        th = self.cur if self.cur is not None and self.cur.tid in self.threads \
+            else self.any_thread()
+        return th.inject(nr, *args)
+
+    def set_current(self, th):
+        self.cur = th
 
     def close(self):
         if self.memfd >= 0:
@@ -250,8 +257,14 @@ class Thread:
             return Thread(space, res)
         return Thread(Space(self.platform, res), res)
 
-    def exit_thread(self):
-        """Make this host thread exit (other threads of the process live on)."""
+    def exit_thread(self, running=False):
+        """Make this host thread exit (other threads of the process live on).
+
+        A thread running guest code natively is first brought to a stop.
+        """
+        if running:
+            self.interrupt()
+            self.platform.wait_signal_stop(self)
         r = Regs()
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
         r.rip, r.rax, r.orig_rax, r.rdi = STUB_SYSCALL, HOST_EXIT, 2**64 - 1, 0
@@ -358,6 +371,13 @@ class PtracePlatform:
             if sig == signal.SIGTRAP and status >> 16 == 0:
                 return
             ptrace(PTRACE_CONT, th.tid)   # clone event or stray signal: swallow
+
+    def wait_signal_stop(self, th):
+        """Wait until a running thread stops (any stop will do: it is leaving)."""
+        status = self._waittid(th.tid)
+        if status == 0 or not os.WIFSTOPPED(status):
+            self._forget(th.tid)
+            raise PlatformError(errno.ESRCH, f"thread {th.tid} is gone")
 
     def wait_new(self, tid):
         """Wait for a freshly cloned tracee's initial SIGSTOP."""

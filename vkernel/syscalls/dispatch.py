@@ -72,6 +72,7 @@ def _compat_entry(td):
 def syscall2(td):
     """Serve the syscall td is stopped at; returns DONE, SLEEPING or GONE."""
     regs = td.regs
+    td.host.space.cur = td.host            # host calls made for this syscall run here
     if regs.rcx != regs.rip and _compat_entry(td):
         return finish(td, regs.orig_rax, -E.ENOSYS)
     nr = regs.orig_rax

@@ -7,6 +7,7 @@ Layers, each using only the ones above it in this list:
     mount.py         Mount, MountTable (covered vnodes, /proc/mounts)
     namei.py         path -> vnode (FreeBSD vfs_lookup.c, Linux fs/namei.c)
     vfs_dev.py       character devices by rdev (the cdevsw table)
+    vfs_bio.py       the buffer cache over block devices (disk image files)
     vfs_vnops.py     VnodeFileOps: an open vnode as a FileOps (vfs_vnops.c)
     vfs_setattr.py   kern_chmod, kern_chown, kern_utimens, kern_truncate, access
     vfs_syscalls.py  kern_openat, kern_statat, ... called by sys_* handlers
@@ -14,6 +15,7 @@ Layers, each using only the ones above it in this list:
 
 Filesystems (vkernel.fs.*) subclass Vnode and Mount.
 
-May import: vkernel.abi, vkernel.kernel.errors, vkernel.kernel.file.
+May import: vkernel.abi, vkernel.kernel.errors, vkernel.kernel.file,
+vkernel.kernel.msgbuf (vfs_bio's I/O error lines).
 Never imports vkernel.fs, vkernel.syscalls or the platform.
 """

@@ -25,32 +25,53 @@ from vkernel.kernel.errors import KernelError
 
 
 # -- bitmaps ----------------------------------------------------------------------
+WINDOW = 1024           # bits looked at first, from the goal on
+
+
+def _span(data, start, end):
+    """(int of the bytes holding bits [start, end), bit offset of that int)."""
+    b0, b1 = start >> 3, (end + 7) >> 3
+    return int.from_bytes(data[b0:b1], "little"), b0 << 3
+
+
+def _first_zero(v, s, e):
+    inv = (~v & ((1 << e) - 1)) >> s
+    return s + (inv & -inv).bit_length() - 1 if inv else -1
+
+
 def find_zero(data, start, end):
     """The first clear bit of bitmap `data` in [start, end), or -1."""
-    if start >= end:
-        return -1
-    inv = (~int.from_bytes(data, "little") & ((1 << end) - 1)) >> start
-    if not inv:
-        return -1
-    return start + (inv & -inv).bit_length() - 1
+    for lo, hi in ((start, min(end, start + WINDOW)), (start + WINDOW, end)):
+        if lo < hi:
+            v, base = _span(data, lo, hi)
+            pos = _first_zero(v, lo - base, hi - base)
+            if pos >= 0:
+                return base + pos
+    return -1
 
 
 def take_run(data, start, end, want):
     """Set the first run of clear bits in [start, end), at most `want` long.
 
-    Returns (first bit, count), or (-1, 0) when every bit is set.
+    Returns (first bit, count), or (-1, 0) when every bit is set.  Looks
+    near `start` first, so allocating block after block stays cheap; a run
+    cut at the window's end is continued by the caller's next call.
     """
-    v = int.from_bytes(data, "little")
-    inv = (~v & ((1 << end) - 1)) >> start
-    if start >= end or not inv:
-        return -1, 0
-    pos = start + (inv & -inv).bit_length() - 1
-    rest = v >> pos
-    n = end - pos if rest == 0 else (rest & -rest).bit_length() - 1
-    n = min(n, want, end - pos)
-    v |= ((1 << n) - 1) << pos
-    data[:] = v.to_bytes(len(data), "little")
-    return pos, n
+    for lo, hi in ((start, min(end, start + WINDOW)), (start + WINDOW, end)):
+        if lo >= hi:
+            continue
+        v, base = _span(data, lo, hi)
+        pos = _first_zero(v, lo - base, hi - base)
+        if pos < 0:
+            continue
+        rest = v >> pos
+        n = min(hi - base - pos if rest == 0 else (rest & -rest).bit_length() - 1,
+                want, hi - base - pos)
+        v |= ((1 << n) - 1) << pos
+        b0, b1 = base >> 3, (hi + 7) >> 3
+        data[b0:b1] = v.to_bytes(b1 - b0, "little")
+        return base + pos, n
+    return -1, 0
 
 
 def clear_bits(data, bits):
@@ -79,7 +100,7 @@ def alloc_blocks(fs, goal, want):
         goal = fs.fdb
     g0 = (goal - fs.fdb) // fs.bpg
     runs = []
-    for i in range(fs.ngroups + 1):
+    for i in range(fs.ngroups):
         g = (g0 + i) % fs.ngroups
         start = goal - fs.group_first_block(g) if i == 0 else 0
         want -= _alloc_in_group(fs, g, start, want, runs)

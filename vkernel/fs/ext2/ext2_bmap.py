@@ -138,8 +138,9 @@ def balloc_range(fs, ip, lbn, count):
     at ENOSPC (the lists are then shorter than count; ENOSPC if empty).
     The caller writes the inode back (i_block, i_blocks changed).
     """
-    out, fresh = [], []
-    goal = 0
+    out, fresh, first = [], [], lbn
+    hint = ip.alloc_hint            # appending: go on after the last block
+    goal = hint[1] + 1 if hint and hint[0] == lbn - 1 else 0
     try:
         while count > 0:
             bp, arr, idx, span = _leaf(fs, ip, lbn, alloc=True)
@@ -151,6 +152,8 @@ def balloc_range(fs, ip, lbn, count):
         if e.errno != E.ENOSPC or not out:
             raise
     check_data_blocks(fs, ip, out)
+    if out:
+        ip.alloc_hint = (first + len(out) - 1, out[-1])
     return out, fresh
 
 

@@ -49,10 +49,11 @@ class Inode:
 
     __slots__ = ("ino", "raw", "mode", "uid", "gid", "size", "nlink", "blocks",
                  "flags", "i_block", "atime", "mtime", "ctime", "crtime", "dtime",
-                 "file_acl", "extra_isize", "blkno", "offset")
+                 "file_acl", "extra_isize", "blkno", "offset", "alloc_hint")
 
     def __init__(self, ino, raw, blkno, offset):
         self.ino, self.raw, self.blkno, self.offset = ino, raw, blkno, offset
+        self.alloc_hint = None      # (file block, disk block) last allocated
 
     @property
     def ifmt(self):

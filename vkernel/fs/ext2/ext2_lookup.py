@@ -104,12 +104,18 @@ def _bad(fs, dip, lblk, off, why):
                f"offset={lblk * fs.bsize + off}")
 
 
-def dir_blocks(fs, dip):
-    """The disk blocks of directory dip; a hole is corruption."""
-    blocks = ext2_bmap.bmap_range(fs, dip, 0, dip.size // fs.bsize)
-    if 0 in blocks:
-        fs.corrupt(f"directory #{dip.ino} has a hole at block {blocks.index(0)}")
-    return blocks
+def dir_blocks(fs, dip, chunk=256):
+    """The disk blocks of directory dip, mapped a chunk at a time; a hole or
+    a block used twice is corruption (so a hostile size costs no memory)."""
+    nblocks, seen = dip.size // fs.bsize, set()
+    for first in range(0, nblocks, chunk):
+        for i, pbn in enumerate(ext2_bmap.bmap_range(fs, dip, first,
+                                                     min(chunk, nblocks - first))):
+            if pbn == 0 or pbn in seen:
+                what = "a hole" if pbn == 0 else "a repeated block"
+                fs.corrupt(f"directory #{dip.ino} has {what} at block {first + i}")
+            seen.add(pbn)
+            yield pbn
 
 
 def scan(fs, dip):
@@ -138,7 +144,7 @@ def index(fs, dip):
     idx = fs.dircache.get(dip.ino)
     if idx is None:
         idx = scan(fs, dip)
-        fs.dircache_put(dip.ino, idx)
+    fs.dircache_put(dip.ino, idx)
     return idx
 
 

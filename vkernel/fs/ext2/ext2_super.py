@@ -143,3 +143,14 @@ def check_descriptors(fs):
                 gd.bg_free_inodes_count > fs.ipg or gd.bg_used_dirs_count > fs.ipg:
             raise MountError(f"group descriptors corrupted: counts of group {g} "
                              "out of range")
+    _check_disjoint(fs.meta_ranges())
+
+
+def _check_disjoint(ranges):
+    """No two metadata areas (superblock and descriptor copies, bitmaps,
+    inode tables) may share a block."""
+    ranges = sorted(r for r in ranges if r[1] > r[0])
+    for (s0, e0, what0), (s1, _e1, what1) in zip(ranges, ranges[1:]):
+        if s1 < e0:
+            raise MountError(f"group descriptors corrupted: {what1} at block {s1} "
+                             f"overlaps {what0}")

@@ -38,6 +38,7 @@ from .ext2_vnops import MALFORMED, Ext2Vnode
 
 DIRCACHE_MAX = 256          # directories whose index is kept
 VNODE_LRU = 1024            # recently used vnodes kept alive (the free list)
+IDIRTY_MAX = 2048           # changed inodes before they go to their buffers
 
 
 class SysZone:
@@ -45,7 +46,7 @@ class SysZone:
 
     def __init__(self, ranges):
         merged = []
-        for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        for start, end, _what in sorted(r for r in ranges if r[1] > r[0]):
             if merged and start <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], end)
             else:
@@ -66,7 +67,8 @@ class Ext2Mount(Mount):
     magic = EXT4_SUPER_MAGIC
 
     def __init__(self, disk, flags=0, source=None, devno=None):
-        super().__init__(source or disk.path, flags, devno)
+        super().__init__(source or disk.path, flags | (MNT_RDONLY if disk.readonly else 0),
+                         devno)
         self.disk = disk            # the BlockDevice (FreeBSD's um_devvp)
         self.dead = False
         self.depth = 0              # VOPs in progress (see ext2_vnops.vop)
@@ -74,12 +76,16 @@ class Ext2Mount(Mount):
         self.orphans = weakref.WeakValueDictionary()    # unlinked, still in use
         self.dircache = collections.OrderedDict()
         self.vlru = collections.OrderedDict()
+        self.idirty = {}            # ino -> changed in-core Inode (see iupdate)
+        self.gdirty = set()         # changed group descriptors
         self.mount_state = 0
+        self.mounted_rw = False     # set once the mount has succeeded read-write
         self._read_super()
         self.bio = BufCache(disk, self.bsize, self.nblocks)
         self._read_groups()
         self.root = self._read_root()
-        if not self.readonly:
+        self.mounted_rw = not self.readonly
+        if self.mounted_rw:
             self._setup_super()
 
     def _read_root(self):
@@ -184,7 +190,7 @@ class Ext2Mount(Mount):
             raise self._mount_error(str(e)) from None
         self.free_blocks = sum(gd.bg_free_blocks_count for gd in self.groups)
         self.free_inodes = sum(gd.bg_free_inodes_count for gd in self.groups)
-        self.sysz = SysZone(self._meta_ranges())
+        self.sysz = SysZone(self.meta_ranges())
 
     def _descriptor_loc(self, i):
         """Block of group descriptor block i (Linux descriptor_loc)."""
@@ -215,14 +221,16 @@ class Ext2Mount(Mount):
             return has_super * (1 + gdb + self.sb.s_reserved_gdt_blocks)
         return has_super + (1 if g % self.dpb in (0, 1, self.dpb - 1) else 0)
 
-    def _meta_ranges(self):
-        ranges = [(0, self.fdb + 1)]
+    def meta_ranges(self):
+        """[(first block, end, what)] of every metadata area."""
+        ranges = [(0, self.fdb, "boot block")] if self.fdb else []
         for g, gd in enumerate(self.groups):
             first = self.group_first_block(g)
-            ranges.append((first, first + self._group_base_meta(g)))
-            ranges.append((gd.bg_block_bitmap, gd.bg_block_bitmap + 1))
-            ranges.append((gd.bg_inode_bitmap, gd.bg_inode_bitmap + 1))
-            ranges.append((gd.bg_inode_table, gd.bg_inode_table + self.itb))
+            ranges += [(first, first + self._group_base_meta(g), f"group {g} superblock"),
+                       (gd.bg_block_bitmap, gd.bg_block_bitmap + 1, f"group {g} block bitmap"),
+                       (gd.bg_inode_bitmap, gd.bg_inode_bitmap + 1, f"group {g} inode bitmap"),
+                       (gd.bg_inode_table, gd.bg_inode_table + self.itb,
+                        f"group {g} inode table")]
         return ranges
 
     def group_first_block(self, g):
@@ -232,10 +240,15 @@ class Ext2Mount(Mount):
         return min(self.bpg, self.nblocks - self.group_first_block(g))
 
     def gd_dirty(self, g):
-        """Group descriptor g changed: into its (pinned) buffer, written later."""
-        bp = self.gdt_bufs[g // self.dpb]
-        self.groups[g].pack_into(bp.data, (g % self.dpb) * D.GROUP_DESC_SIZE)
-        self.bio.bdwrite(bp)
+        """Group descriptor g changed: packed into its buffer at iflush()."""
+        self.gdirty.add(g)
+
+    def _gflush(self):
+        while self.gdirty:
+            g = self.gdirty.pop()
+            bp = self.gdt_bufs[g // self.dpb]
+            self.groups[g].pack_into(bp.data, (g % self.dpb) * D.GROUP_DESC_SIZE)
+            self.bio.bdwrite(bp)
 
     # -- inodes -------------------------------------------------------------------------
     def inode_loc(self, ino):
@@ -254,9 +267,7 @@ class Ext2Mount(Mount):
             return vp
         if not self.valid_ino(ino):
             self.corrupt(f"bad inode number: {ino}")
-        blkno, off = self.inode_loc(ino)
-        ip = ext2_inode.load(ino, self.bio.bread(blkno).data, off, self.isize)
-        ip.blkno, ip.offset = blkno, off
+        ip = self._iload(ino)
         why = ext2_inode.check(ip, self.bsize, self.max_size)
         if why:
             self.corrupt(f"inode {ino}: {why}")
@@ -279,11 +290,32 @@ class Ext2Mount(Mount):
         if len(lru) > VNODE_LRU:
             lru.popitem(last=False)
 
+    def _iload(self, ino):
+        """The in-core inode: a changed one not yet written back, else from disk."""
+        ip = self.idirty.get(ino)
+        if ip is None:
+            blkno, off = self.inode_loc(ino)
+            ip = ext2_inode.load(ino, self.bio.bread(blkno).data, off, self.isize)
+            ip.blkno, ip.offset = blkno, off
+        return ip
+
     def iupdate(self, ip):
-        """Write the in-core inode back to its inode table block (delayed)."""
-        bp = self.bio.bread(ip.blkno)
-        ext2_inode.store(ip, bp.data, ip.offset)
-        self.bio.bdwrite(bp)
+        """ip changed: it goes to its inode table buffer at the next iflush()
+        (sync, fsync, unmount, or when many inodes wait), so a file written
+        in many small pieces costs one inode write."""
+        self.idirty[ip.ino] = ip
+        if len(self.idirty) > IDIRTY_MAX:
+            self.iflush()
+
+    def iflush(self):
+        """Pack every changed inode and group descriptor into its buffer
+        (delayed writes)."""
+        self._gflush()
+        while self.idirty:
+            _ino, ip = self.idirty.popitem()
+            bp = self.bio.bread(ip.blkno)
+            ext2_inode.store(ip, bp.data, ip.offset)
+            self.bio.bdwrite(bp)
 
     def now(self, ip):
         return ext2_inode.truncate_time(ip, ext2_inode.now())
@@ -310,10 +342,11 @@ class Ext2Mount(Mount):
         bp = self.bio.bread(blkno)
         extra = min(self.want_extra_isize, self.isize - D.GOOD_OLD_INODE_SIZE)
         ip = ext2_inode.fresh(ino, bp.data, off, self.isize, extra)
+        self.bio.bdwrite(bp)                    # keeps the zeroed tail
         ip.blkno, ip.offset = blkno, off
         ip.mode, ip.uid, ip.gid, ip.nlink = mode, uid, gid, 1
         ip.raw.i_generation = self._next_generation()
-        ip.flags = dip.flags & 0                   # no inherited flags we honour
+        ip.flags = 0
         self.iupdate(ip)
         return ip
 
@@ -371,11 +404,12 @@ class Ext2Mount(Mount):
             ino = self.pending.pop()
             if self.vcache.get(ino) is not None or self.readonly:
                 continue
-            blkno, off = self.inode_loc(ino)
-            ip = ext2_inode.load(ino, self.bio.bread(blkno).data, off, self.isize)
-            if ip.nlink == 0 and ip.mode and not ip.dtime:
-                ip.blkno, ip.offset = blkno, off
-                self.ifree(ip)
+            try:
+                ip = self._iload(ino)
+                if ip.nlink == 0 and ip.mode and not ip.dtime:
+                    self.ifree(ip)
+            except KernelError:
+                pass            # logged by corrupt(); e2fsck will finish the job
 
     # -- directories' in-core indexes ----------------------------------------------------
     def dircache_put(self, ino, idx):
@@ -388,7 +422,7 @@ class Ext2Mount(Mount):
     def error(self, msg):
         """ext2_error: log, mark the filesystem as having errors, maybe go read-only."""
         msgbuf.log(f"EXT2-fs error (device {self.source}): {msg}")
-        if self.readonly or self.dead:
+        if not self.mounted_rw or self.readonly or self.dead:
             return
         self.sb.s_state |= D.ERROR_FS
         self.mount_state |= D.ERROR_FS
@@ -398,6 +432,7 @@ class Ext2Mount(Mount):
             pass
         if self.sb.s_errors in (D.ERRORS_RO, D.ERRORS_PANIC):
             msgbuf.log(f"EXT2-fs ({self.source}): error: remounting filesystem read-only")
+            self.iflush()
             self.bio.flush()
             self.flags |= MNT_RDONLY
 
@@ -412,6 +447,7 @@ class Ext2Mount(Mount):
         if self.dead or self.readonly and not self.bio.dirty_count():
             return
         self.reap()
+        self.iflush()
         self.bio.flush()
         if not self.readonly:
             self._write_super()
@@ -421,17 +457,21 @@ class Ext2Mount(Mount):
         """fsync(2) of any file: its data and metadata are in the dirty blocks."""
         if self.dead:
             raise KernelError(E.EIO)
+        self.iflush()
         self.bio.sync()
 
     def unmount(self):
-        """Free orphans, write everything, mark the filesystem clean (ext2_put_super)."""
+        """Free orphans, write everything, restore the state found at mount
+        (ext2_put_super): a clean filesystem stays clean."""
         if self.dead:
             return
-        if not self.readonly:
-            self.reap()
-            for vp in list(self.orphans.values()):
-                if vp.ip.nlink == 0 and not vp.ip.dtime:
-                    self.ifree(vp.ip)
+        if self.mounted_rw:
+            if not self.readonly:
+                self.reap()
+                for vp in list(self.orphans.values()):
+                    if vp.ip.nlink == 0 and not vp.ip.dtime:
+                        self.ifree(vp.ip)
+            self.iflush()
             self.bio.flush()
             self.sb.s_state = self.mount_state
             self._write_super()
@@ -450,11 +490,17 @@ class Ext2Mount(Mount):
 
 
 def _max_size(fs):
-    """ext2_max_size: what i_block maps, capped so i_blocks (32 bits of
+    """ext2_max_size: what i_block maps, capped so that i_blocks (32 bits of
     512-byte sectors, indirect blocks included) cannot overflow."""
-    bits = fs.bsize.bit_length() - 1
+    bits, ppb = fs.bsize.bit_length() - 1, fs.nindir
     upper = ((1 << 32) - 1) >> (bits - 9)
-    p = fs.nindir
-    upper -= 1 + (1 + p) + (1 + p + p * p)
-    return min(ext2_bmap.max_blocks(fs) << bits, upper << bits, (1 << 63) - 1)
-
+    res = ext2_bmap.max_blocks(fs)
+    meta = 1 + (1 + ppb) + (1 + ppb + ppb * ppb)
+    if res + meta > upper:
+        res, upper = upper, upper - D.NDIR_BLOCKS - ppb
+        if upper < ppb * ppb:
+            res -= 1 + 1 + -(-upper // ppb)
+        else:
+            upper -= ppb * ppb
+            res -= 1 + (1 + ppb) + 1 + -(-upper // ppb) + -(-upper // (ppb * ppb))
+    return min(res << bits, (1 << 63) - 1)

@@ -6,10 +6,11 @@ Linux's are fs/ext2/namei.c, file.c, inode.c (ext2_setattr, ext2_setsize)
 and symlink.c.
 
 An Ext2Vnode holds its in-core Inode (`ip`).  Every change to an inode is
-written back to the inode table buffer at once (fs.iupdate); the buffer
-cache decides when it reaches the disk.  File data moves in whole blocks
-straight between the caller and the image (vfs_bio.read_blocks/
-write_blocks); a partial block goes through the cache.
+recorded at once with fs.iupdate, which packs it into its inode table
+buffer at the next sync, fsync or unmount; the buffer cache then decides
+when it reaches the disk.  File data moves in whole blocks straight
+between the caller and the image (vfs_bio.read_blocks/write_blocks); a
+partial block goes through the cache.
 
 Every VOP runs under @vop: it frees inodes orphaned since the last call
 (unlinked files whose last user went away), trims the buffer cache after
@@ -430,6 +431,8 @@ class Ext2Vnode(Vnode):
         fs.check_rw()
         if not isinstance(tdvp, Ext2Vnode) or tdvp.mount is not fs:
             raise KernelError(E.EXDEV)
+        if tdvp.ip.nlink == 0:
+            raise KernelError(E.ENOENT)         # the target directory was removed
         vp = self._entry(name)
         tent = tdvp._dir().names.get(tname)
         tvp = tdvp._entry(tname) if tent is not None else None

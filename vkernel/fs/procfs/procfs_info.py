@@ -19,7 +19,7 @@ from vkernel.kernel import kern_proc, kern_vfs
 from vkernel.kernel.proc import SZOMB
 
 from .procfs_status import state_letter
-from .procfs_subr import HZ, PAGE, cpu_times, hooks, memlimit, ncpu, uptime
+from .procfs_subr import HZ, cpu_times, hooks, memlimit, ncpu, uptime
 
 LOADAVG_PERIODS = (60.0, 300.0, 900.0)
 _load = {"t": None, "avg": [0.0, 0.0, 0.0]}

@@ -255,3 +255,14 @@ def sys_pipe2(td, fds, flags):
 def sys_pipe(td, fds):
     """Implements Linux pipe(2)."""
     return kern_pipe(td, fds, 0)
+
+
+@syscall(NR.fadvise64, FD, I64, I64, I32)
+def sys_fadvise64(td, fd, off, length, advice):
+    """Implements Linux fadvise64(2): advice is accepted and has no effect."""
+    fp = td.lwp_proc.p_fd.get(fd)
+    if fp.ops.kind == "pipe":
+        raise KernelError(E.ESPIPE)
+    if not 0 <= advice <= 5:
+        raise KernelError(E.EINVAL)
+    return 0

@@ -107,6 +107,11 @@ VFSCONF = {
 }
 
 
+# Linux keeps one superblock of these (per namespace), and refuses to mount
+# it again on a mount point where it already is.
+SINGLE_INSTANCE = ("proc", "devtmpfs")
+
+
 def filesystems():
     """[(type, nodev)] for /proc/filesystems."""
     return [(name, nodev) for name, (_, nodev) in VFSCONF.items()]
@@ -138,6 +143,8 @@ def kern_mount(vp, fstype, source, flags, data):
         raise KernelError(E.ENODEV)
     if vp.vtype != VDIR:
         raise KernelError(E.ENOTDIR)
+    if fstype in SINGLE_INSTANCE and vp is vp.mount.root and vp.mount.fstype == fstype:
+        raise KernelError(E.EBUSY)      # "proc already mounted on /proc"
     mnt = conf[0](source, flags & MNT_CHANGEABLE, data)
     kern_vfs.mounts.mount(vp, mnt)
     return 0
@@ -220,22 +227,26 @@ def _uname(i):
     return lambda: sys_info.uname_fields()[i]
 
 
+# name -> (getter, setter or None, kind, description)
+IDENTITY_SYSCTLS = {
+    "kern.hostname": (lambda: sys_info.HOSTNAME[0], _set_name(sys_info.HOSTNAME), str,
+                      "host name (sethostname)"),
+    "kern.domainname": (lambda: sys_info.DOMAINNAME[0], _set_name(sys_info.DOMAINNAME), str,
+                        "NIS domain name (setdomainname)"),
+    "kern.ostype": (_uname(0), None, str, "operating system type (uname -s)"),
+    "kern.osrelease": (_uname(2), None, str, "operating system release (uname -r)"),
+    "kern.version": (_uname(3), None, str, "kernel version (uname -v)"),
+    "kern.pid_max": (lambda: kern_proc.PID_MAX + 1, None, int, "process ids stay below this"),
+    "hw.ncpu": (lambda: sys_info.NCPUS[0], None, int, "number of virtual CPUs"),
+}
+
+
 def _register_sysctls():
     """The identity nodes /proc/sys shows, unless their owner made them."""
-    nodes = {
-        "kern.hostname": (lambda: sys_info.HOSTNAME[0], _set_name(sys_info.HOSTNAME)),
-        "kern.domainname": (lambda: sys_info.DOMAINNAME[0], _set_name(sys_info.DOMAINNAME)),
-        "kern.ostype": (_uname(0), None),
-        "kern.osrelease": (_uname(2), None),
-        "kern.version": (_uname(3), None),
-        "kern.pid_max": (lambda: kern_proc.PID_MAX + 1, None),
-        "hw.ncpu": (lambda: sys_info.NCPUS[0], None),
-    }
     have = set(kern_sysctl.sysctl_list())
-    for name, (get, set_) in nodes.items():
+    for name, (get, set_, kind, descr) in IDENTITY_SYSCTLS.items():
         if name not in have:
-            kind = int if name in ("kern.pid_max", "hw.ncpu") else str
-            kern_sysctl.sysctl_proc(name, get, set_, kind=kind)
+            kern_sysctl.sysctl_proc(name, get, set_, kind=kind, descr=descr)
 
 
 procfs.hooks.update(boottime=sys_time.BOOT_TIME, uname=sys_info.uname_fields,

@@ -6,7 +6,8 @@ comes from FileOps.poll; when nothing is ready and time remains, the thread
 sleeps on every watched file's wait channels (FileOps.wchans) with its
 deadline in td.sstate, and the dispatcher re-runs the call after a wakeup,
 which simply scans again.  A signal ends the wait with EINTR (poll and
-select restart when no handler runs, as ERESTARTNOHAND does on Linux).
+select restart when no handler runs, as ERESTARTNOHAND does on Linux; the
+restarted call waits its whole timeout again, where Linux keeps the rest).
 ppoll, pselect6 and epoll_pwait run with a temporary signal mask, kept as
 rt_sigsuspend keeps it (td.lwp_oldmask) when a handler interrupts them.
 """

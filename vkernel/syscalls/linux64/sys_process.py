@@ -99,6 +99,27 @@ def sys_clone(td, flags, stack, ptid, ctid, tls):
     return child
 
 
+@syscall(NR.clone3, PTR, U64)
+def sys_clone3(td, uargs, size):
+    """Implements Linux clone3(2) (no pidfd, set_tid or cgroup)."""
+    if "child" in td.sstate:
+        return _vfork_finish(td)
+    if size < PR.CLONE_ARGS_SIZE_VER0 or size > 4096:
+        raise KernelError(E.EINVAL)
+    a = PR.unpack_clone_args(copyin(td, uargs, min(size, PR.CLONE_ARGS.size)))
+    if a.flags & (PR.CLONE_PIDFD | PR.CLONE_INTO_CGROUP) or a.set_tid_size or a.exit_signal > 64:
+        raise KernelError(E.EINVAL if a.exit_signal > 64 else E.EOPNOTSUPP)
+    if (a.stack == 0) != (a.stack_size == 0):
+        raise KernelError(E.EINVAL)
+    flags = (a.flags & ~PR.CSIGNAL) | a.exit_signal
+    stack = a.stack + a.stack_size if a.stack else 0
+    child = kern_fork.kern_clone(td, flags, stack, a.parent_tid, a.child_tid, a.tls)
+    if flags & PR.CLONE_VFORK:
+        td.sstate["child"] = child
+        return _vfork_finish(td)
+    return child
+
+
 def _strings(td, addr):
     return [copyinstr_bytes(td, p, 1 << 17) for p in copyin_ptrs(td, addr)]
 

@@ -47,8 +47,8 @@ def kern_sendfile(td, out_fd, in_fd, uoff, count):
     off = _get_off(td, uoff) if uoff else src.offset
     try:
         data = src.ops.pread(td, src, min(count, MAX_RW), off)
-    except KernelError as e:
-        raise KernelError(E.EINVAL if e.errno == E.ESPIPE else e.errno) from None
+    except KernelError as e:          # a pipe or tty source: no splice_read
+        raise KernelError(E.EINVAL if e.errno == E.ESPIPE and not uoff else e.errno) from None
     n = dst.ops.write(td, dst, data) if data else 0
     if uoff:
         _put_off(td, uoff, off + n)
