@@ -1,51 +1,89 @@
 """Machine glue: wire a platform, the console and the root filesystems to the kernel.
 
 This is the only module that picks implementations (the ptrace platform,
-hostfs, devfs, the console tty); the kernel receives them as objects.  The
-counterpart in DragonFly is sys/platform/vkernel64/platform/init.c.
+hostfs or ext2 on the root disk, devfs, the console tty, the vkd disks);
+the kernel receives them as objects.  The counterpart in DragonFly is
+sys/platform/vkernel64/platform/init.c (init_disk, the root device).
+
+Disks: every -r/-R image is opened and locked by the supervisor before the
+first boot (vkd_attach), so a second vkernel on the same image stops at
+once with "Disk image X is already in use" and exit status 1.
 """
 import atexit
 import os
 import signal
 import sys
 
+from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F
 from vkernel.abi.linux.stat import makedev
+from vkernel.dev.vkd import vkd_attach
+from vkernel.fs.ext2 import ext2_mount
 from vkernel.fs.fs_mountroot import mountroot
 from vkernel.kernel import kern_vfs, msgbuf
-from vkernel.kernel.init_main import EXIT_REBOOT, Kernel
+from vkernel.kernel.errors import KernelError
+from vkernel.kernel.init_main import EXIT_REBOOT, Halt, Kernel
 from vkernel.platform.ptrace import PtracePlatform
 from vkernel.syscalls.linux64.sys_file import kern_open
 from vkernel.tty.console import Console
 from vkernel.tty.tty_tty import ctty_factory
+from vkernel.vfs.vnode import VBLK
 
 CONSOLE_RDEV = makedev(5, 1)
 TTY_RDEV = makedev(5, 0)
 
 
 def default_root():
-    """The built-in root: made once with mkroot and cached."""
+    """The built-in root: an ext2 image made once with mkroot --image and cached."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    root = os.path.join(base, "vkernel", "default-root")
-    if not os.path.exists(os.path.join(root, "bin", "busybox")):
-        from vkernel import mkroot
-        print(f"vkernel: building the default root in {root} ...", file=sys.stderr)
-        mkroot.build(root)
+    root = os.path.join(base, "vkernel", "default-root.img")
+    if not os.path.exists(root):
+        from vkernel import mkimage
+        print(f"vkernel: building the default root image {root} ...", file=sys.stderr)
+        mkimage.build_image(root)
     return root
+
+
+def attach_disks(conf):
+    """Open and lock every -r/-R disk image: [VkdDisk], unit = position on
+    the command line.  A root directory is no disk.  Exits 1 on failure,
+    as DragonFly's init_disk does."""
+    disks = []
+    for unit, path in enumerate(conf.roots):
+        cow = unit in conf.cow_roots
+        if os.path.isdir(path):
+            if unit == 0 and not cow:
+                continue
+            sys.exit(f"vkernel: {path}: a directory can only be the root (-r); "
+                     "disks and -R need image files")
+        try:
+            disks.append(vkd_attach(unit, path, cow))
+        except KernelError as e:
+            if e.errno == E.EBUSY:
+                print(e, file=sys.stderr)           # Disk image X is already in use
+                sys.exit(1)
+            sys.exit(f"vkernel: Unable to open/create {path}: {E.strerror(e.errno)}")
+    return disks
 
 
 class Machine:
     """Everything outside the kernel proper: devices and mounts."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, disks=()):
         self.conf = conf
+        self.disks = list(disks)
         self.console = Console(0, 1, vquit=True)      # ^\ enters ddb
 
+    def log(self, msg):
+        """A boot message, on the console unless a -- command runs quietly."""
+        msgbuf.log(msg, console=self.conf.verbose or not self.conf.command)
+
     def mountroot(self, kernel):
+        for disk in self.disks:
+            self.log(disk.describe())
         root = self.conf.root
-        if not os.path.isdir(root):
-            raise SystemExit(f"vkernel: root {root}: not a directory "
-                             "(disk images are not supported yet)")
+        if self.disks and self.disks[0].unit == 0:
+            root = self.mount_disk_root(self.disks[0])
         mounts = mountroot(root)
         kern_vfs.mounts = mounts
         dev = mounts.find("/dev")
@@ -55,7 +93,23 @@ class Machine:
             tty = self.console.tty
             dev.make_dev("console", tty.ops_factory, mode=0o600, rdev=CONSOLE_RDEV)
             dev.make_dev("tty", ctty_factory, mode=0o666, rdev=TTY_RDEV)
+            for disk in self.disks:
+                dev.make_dev(disk.name, disk.open_ops, mode=0o600, rdev=disk.rdev,
+                             vtype=VBLK)
         return mounts.root.root
+
+    def mount_disk_root(self, disk):
+        """ext2 on vkd0, read-write (the image is unchanged under -R).  A
+        mount error ends the boot with status 1 and the reason."""
+        self.log(f"Mounting root from ext2:{disk.name}")
+        handle = disk.open_disk()
+        try:
+            return ext2_mount(handle, source=f"/dev/{disk.name}", devno=disk.rdev)
+        except KernelError as e:
+            handle.close()
+            print(f"vkernel: cannot mount root from ext2:{disk.name} ({disk.path}): {e}",
+                  file=sys.stderr)
+            raise Halt(1) from None
 
     def attach_console(self, td):
         """Open /dev/console as init's fds 0, 1 and 2 (it becomes the ctty)."""
@@ -65,9 +119,9 @@ class Machine:
             fdp.install(n, fdp.get(fd).hold())
 
 
-def run_kernel(conf):
+def run_kernel(conf, disks=()):
     """Boot one kernel in this process; returns its exit status."""
-    machine = Machine(conf)
+    machine = Machine(conf, disks)
     atexit.register(machine.console.restore)
     platform = PtracePlatform(cpu=conf.host_cpu)
     kernel = Kernel(conf, platform, machine.console, machine.mountroot)
@@ -77,14 +131,14 @@ def run_kernel(conf):
     return kernel.run()
 
 
-def supervise(conf):
+def supervise(conf, disks=()):
     """DragonFly's supervisor: exit status 32 from a kernel means boot again."""
     while True:
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
-                status = run_kernel(conf)
+                status = run_kernel(conf, disks)
             finally:
                 os._exit(status)
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
@@ -104,11 +158,12 @@ def supervise(conf):
 def main(conf):
     if not conf.roots:
         conf.roots.append(default_root())
+    disks = attach_disks(conf)
     pidfd = None
     if conf.pidfile:
         from .cli import write_pidfile
         pidfd = write_pidfile(conf.pidfile)
-    status = supervise(conf)
+    status = supervise(conf, disks)
     if pidfd is not None:
         try:
             os.unlink(conf.pidfile)

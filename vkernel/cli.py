@@ -2,7 +2,7 @@
 
     vkernel [-hdstUvz] [-c file] [-e name=value:...] [-i file] [-I iface] [-l cpulock]
             [-m size] [-n numcpus] [-p pidfile] [-r root] [-R root] [-- command ...]
-    vkernel mkroot [--host PROGRAM ...] DEST
+    vkernel mkroot [--image [--size SIZE]] [--host PROGRAM ...] DEST
     vkernel syscalls
 
 Usage errors exit 64 (EX_USAGE), fatal setup errors exit 1, pidfile errors 70.
@@ -21,7 +21,7 @@ SHORT_USAGE = """usage: vkernel [-hdstUvz] [-c file] [-e name=value:name=value:.
                [-I interface[:address1[:address2][/netmask][=mac]]] [-l cpulock]
                [-m size] [-n numcpus] [-p pidfile] [-r file|dir] [-R file|dir]
                [-- command [arg ...]]
-       vkernel mkroot [--host PROGRAM ...] DEST
+       vkernel mkroot [--image [--size SIZE]] [--host PROGRAM ...] DEST
        vkernel syscalls
 """
 
@@ -37,8 +37,9 @@ Arguments:
 \t-m\tSpecify the amount of memory to be used by the kernel in bytes, K, M or G.
 \t-n\tSpecify the number of CPUs you wish to emulate.
 \t-p\tSpecify a file in which to store the process ID.
-\t-r\tSpecify a R/W root: a host directory (or, later, a disk image).
-\t-R\tLike -r, copy-on-write.
+\t-r\tSpecify a R/W disk image file (or a host directory), iterates vkd0..n:
+\t\tthe first is the root, the others are /dev/vkd1 ...
+\t-R\tSpecify a COW disk image file, iterates vkd0..n (writes stay in memory).
 \t-s\tBoot into single-user mode (a root shell as pid 1).
 \t-t\tUse a precise host timer (accepted, no effect).
 \t-U\tEnable writing to kernel memory and module loading (accepted, no effect).
@@ -57,7 +58,8 @@ class Conf:
     memsize: int = 256 << 20
     ncpus: int = 1
     roots: list = dataclasses.field(default_factory=list)
-    cow: bool = False
+    cow: bool = False                   # some disk is copy-on-write (-R)
+    cow_roots: set = dataclasses.field(default_factory=set)    # their indexes in roots
     single: bool = False
     verbose: bool = False
     env: list = dataclasses.field(default_factory=list)
@@ -121,6 +123,8 @@ def _option(conf, opt, val):
         if not val:
             print("Invalid argument to '-r'", file=sys.stderr)
             return
+        if opt == "-R":
+            conf.cow_roots.add(len(conf.roots))
         conf.roots.append(val.split(":")[0] if not os.path.exists(val) else val)
         conf.cow = conf.cow or opt == "-R"
     elif opt == "-e":

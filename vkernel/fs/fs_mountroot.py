@@ -37,16 +37,19 @@ def mount_at(mounts, path, mnt):
     return True
 
 
-def mountroot(hostdir, flags=0, tmp=False):
-    """The MountTable of a guest rooted at host directory `hostdir`.
+def mountroot(root, flags=0, tmp=False):
+    """The MountTable of a guest rooted at `root`: a host directory, or a
+    filesystem already mounted (ext2 on the root disk, by the caller).
 
     devfs goes on /dev, procfs on /proc and, when `tmp`, a tmpfs on /tmp,
-    each only if the root has that directory; the root shows as /dev/root
-    (the host directory's name is no business of the guest's).  Returns
-    the table; its devfs is `mounts.find("/dev")`, where the tty layer
-    registers its devices.
+    each only if the root has that directory; a host directory shows as
+    /dev/root (its name is no business of the guest's).  Returns the
+    table; its devfs is `mounts.find("/dev")`, where the tty layer and
+    the disks register their devices.
     """
-    mounts = MountTable(HostMount(hostdir, flags, source="/dev/root"))
+    if isinstance(root, str):
+        root = HostMount(root, flags, source="/dev/root")
+    mounts = MountTable(root)
     mount_at(mounts, "/dev", DevfsMount())
     mount_at(mounts, "/proc", ProcMount(flags=MNT_NOSUID | MNT_NODEV | MNT_NOEXEC))
     if tmp:

@@ -19,7 +19,7 @@ from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_pro
                kern_shutdown, kern_shutdown_hooks, kern_sig, kern_vfs, msgbuf)
 from .errors import KernelError
 from .kern_descrip import FileDesc
-from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, Halt   # noqa: F401  (re-exported)
+from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, EXIT_RESET, Halt   # noqa: F401  (re-exported)
 from .kern_synch import mp_lock, sched
 from .proc import Lwp, Proc, SACTIVE, SZOMB
 from .trap import Cpu
@@ -27,6 +27,28 @@ from .vm_map import MemoryLimit, VmSpace
 
 
 INIT_FALLBACKS = ("/etc/init", "/bin/init", "/bin/sh")
+
+
+def host_cpu_model():
+    """The host processor's name, for the banner."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine
+
+
+def uptime_text(seconds):
+    """print_uptime(): 1d2h3m4s, leading zero units left out."""
+    s, out = int(seconds), ""
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if out or s >= n:
+            out += f"{s // n}{unit}"
+            s %= n
+    return f"{out}{s}s"
 
 
 class Kernel:
@@ -42,21 +64,28 @@ class Kernel:
         self.init = None
         self.attach_console = lambda td: None
         self.shutdown_requested = None
+        self.boot_time = time.monotonic()
+        self.unmounted = False
         self._wakeup_w = -1               # write end of the CPU loop's wakeup pipe
 
     # -- boot ------------------------------------------------------------------------------
     def banner(self):
+        """The first console lines, after DragonFly's: the kernel's version and
+        build, the CPU, real memory, the virtual CPUs (the root device follows
+        from mountroot).  Under a -- command they go to the message buffer only."""
         c = self.conf
-        lines = [f"vkernel {vkernel.__version__}: a Python virtual kernel on "
-                 f"{os.uname().sysname} {os.uname().release} ({os.uname().machine})",
-                 f"real memory  = {c.memsize} ({c.memsize >> 20} MB)",
-                 f"CPUs: {c.ncpus} virtual (host CPU {c.host_cpu})",
-                 f"root: {c.root}"]
+        u = os.uname()
+        lines = [f"vkernel {vkernel.__version__} #0: Python {sys.version.split()[0]} "
+                 f"virtual kernel on {u.sysname} {u.release} {u.machine}",
+                 f"CPU: {host_cpu_model()}",
+                 f"real memory  = {c.memsize} ({c.memsize >> 10}K bytes)",
+                 f"Virtual CPUs: {c.ncpus} (host CPU {c.host_cpu})"]
         for line in lines:
             msgbuf.log(line, console=c.verbose or not c.command)
 
     def boot(self):
         msgbuf.console_write = self.console.write_kernel
+        self.boot_time = time.monotonic()
         self.banner()
         from vkernel.syscalls import dispatch
         import vkernel.syscalls.linux64  # noqa: F401  (registers every handler)
@@ -147,18 +176,31 @@ class Kernel:
     def _init_exit(self, p, xstat):
         if self.conf.command:
             code = (xstat >> 8) & 0xFF if xstat & 0x7F == 0 else 128 + (xstat & 0x7F)
+        elif self.conf.single:
+            msgbuf.log("single-user shell exited")
+            self.boot_howto("halt")
         else:
             msgbuf.log(f"init died (wait status {xstat:#x})")
             code = 1
         raise Halt(code)
 
     def boot_howto(self, how):
-        """reboot(2) and friends: stop everything and leave the CPU loop."""
+        """boot(9) for reboot(2), ddb's reboot, the end of single user and a
+        host SIGTERM with no init to tell; `how` is "halt", "poweroff" or
+        "reboot".  Every process is killed, the filesystems are synced and
+        unmounted, then the virtual CPU halts (exit 0) or resets (exit 32,
+        which the supervisor answers with a fresh boot).  Does not return."""
         self.kill_all()
         self.sync_all()
+        msgbuf.log("syncing disks... done")
+        self.unmount_all()
+        msgbuf.log("Uptime: " + uptime_text(time.monotonic() - self.boot_time))
         if how == "reboot":
+            msgbuf.log("Rebooting...")
             msgbuf.log("cpu reset, rebooting vkernel")
             raise Halt(EXIT_REBOOT)
+        if how == "halt":
+            msgbuf.log("The operating system has halted.")
         msgbuf.log("cpu halt, exiting vkernel")
         raise Halt(0)
 
@@ -177,6 +219,18 @@ class Kernel:
                 except Exception as e:            # a sync failure must not stop the halt
                     msgbuf.log(f"sync of {mnt}: {e}")
 
+    def unmount_all(self):
+        """vfs_unmountall: every filesystem written back and its disk released,
+        the last mounted first, so that a clean halt leaves disk images clean."""
+        if self.unmounted:
+            return
+        mounts, self.unmounted = kern_vfs.mounts, True
+        for mnt in reversed(mounts.mounts() if mounts else []):
+            try:
+                mnt.unmount()
+            except Exception as e:            # one failure must not stop the others
+                msgbuf.log(f"unmount of {mnt.path}: {e}")
+
     def request_shutdown(self, why):
         """Host signal handler: only note it; the CPU loop acts at a safe point."""
         self.shutdown_requested = why
@@ -191,9 +245,20 @@ class Kernel:
         why, self.shutdown_requested = self.shutdown_requested, None
         if why == "SIGTERM":
             msgbuf.log("Caught SIGTERM from host system. Shutting down...")
-            sig = S.SIGTERM if self.conf.command else S.SIGUSR2
-            kern_sig.psignal(kern_proc.pfind(1), sig)
+            self._host_shutdown()
         kern_shutdown.kdb_poll()
+
+    def _host_shutdown(self):
+        """SIGUSR2 (busybox init's poweroff) to an init that catches it; a --
+        command gets SIGTERM; with no such init, power off at once."""
+        init = kern_proc.pfind(1)
+        if self.conf.command:
+            kern_sig.psignal(init, S.SIGTERM)
+        elif init is not None and init.p_stat != SZOMB and \
+                init.p_sigacts[S.SIGUSR2].handler not in (S.SIG_DFL, S.SIG_IGN):
+            kern_sig.psignal(init, S.SIGUSR2)
+        else:
+            self.boot_howto("poweroff")
 
     # -- running ---------------------------------------------------------------------------
     def run(self):
@@ -203,8 +268,11 @@ class Kernel:
                 self.boot()
                 self.cpu.userret(self.init.main_lwp())
             self.cpu.go_user()
+            self.unmount_all()
             return 0
         except Halt as h:
+            if h.status not in (EXIT_PANIC, EXIT_RESET):    # panics leave disks unclean
+                self.unmount_all()
             return h.status
         except Exception as exc:
             return self.panic_exit(exc)

@@ -12,12 +12,14 @@ from vkernel.abi.linux import signal as S
 
 from . import kern_proc
 from .errors import KernelError
+from .kern_fail import fail_point
 from .kern_synch import tsleep
 from .proc import Lwp, Proc, P_PPWAIT, SACTIVE
 from .usercopy import copyout_i32
 
 HOST_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
 hooks = {"ktrace_fork": None, "start": None}
+_fp_fork = fail_point("fork", "fork(2), vfork(2) and clone(2) of a process")
 
 
 def _child_regs(td, stack, tls, flags):
@@ -84,6 +86,7 @@ def _copy_proc(td, p2, flags):
 
 def fork_proc(td, flags, stack, ptid, ctid, tls):
     """A new process; returns the child's pid."""
+    _fp_fork.check(td)
     p1 = td.lwp_proc
     host = td.host.fork(0)
     pid = kern_proc.pid_alloc()

@@ -69,6 +69,8 @@ def pgfind(pgid):
 def enterpgrp(p, pgid, mksess):
     """Move p into group pgid, creating it (and a session when mksess)."""
     pg = pgrphash.get(pgid)
+    if pg is not None and p.p_pgrp is pg:
+        return                      # already there: leaving would free the group
     if pg is None:
         sess = Session(p.p_pid, p) if mksess else p.p_session
         pg = Pgrp(pgid, sess)

@@ -96,8 +96,15 @@ def signalfd_notify(p):
 
 
 def _signal_wake(p, sig):
+    """Wake a thread in rt_sigtimedwait for sig (blocked or not), else one
+    that does not block it."""
+    bit = S.sigmask(sig)
     for td in p.p_lwps.values():
-        if not td.lwp_sigmask & S.sigmask(sig):
+        if td.td_wchans is not None and td.td_sigwait & bit:
+            _wake_td(td, sig)
+            return
+    for td in p.p_lwps.values():
+        if not td.lwp_sigmask & bit:
             _wake_td(td, sig)
             return
 

@@ -8,6 +8,7 @@ from vkernel.abi.linux import errno as E
 
 from .errors import KernelError
 from .file import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, FileOps
+from .kern_fail import fail_point
 from .kern_synch import tsleep, wakeup
 
 PIPE_SIZE = 65536
@@ -26,6 +27,9 @@ class Pipe:
         wakeup((self, "r"))
         wakeup((self, "w"))
         wakeup((self, "poll"))
+
+
+_fp_pipe_write = fail_point("pipe_write", "writes to pipes and FIFOs")
 
 
 class PipeEnd(FileOps):
@@ -57,6 +61,7 @@ class PipeEnd(FileOps):
         return data
 
     def write(self, td, fp, data):
+        _fp_pipe_write.check(td)
         p = self.pipe
         if p.readers == 0:
             raise KernelError(E.EPIPE)

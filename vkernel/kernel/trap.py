@@ -44,21 +44,23 @@ class Cpu:
     # -- the loop ---------------------------------------------------------------------
     def go_user(self):
         """Run until the kernel halts."""
+        wait = self.platform.wait
+        with mp_lock:
+            self.run_queue()
         while self.running:
-            with mp_lock:
-                self.run_queue()
-            if not self.running:
-                break
-            traps, ready = self.platform.wait(self._timeout(), list(self.fd_handlers))
-            with mp_lock:
+            traps, ready = wait(self._timeout(), self.fd_handlers)
+            with mp_lock:                        # one acquisition per trap
                 if self.pending_work:
                     self.pending_work = False
                     self.host_requests()
                 for fd in ready:
                     self.fd_handlers[fd]()
-                sched.run_callouts()
+                if sched.timers:
+                    sched.run_callouts()
                 for trap in traps:
                     self.user_trap(trap)
+                if sched.runq:
+                    self.run_queue()
 
     def _timeout(self):
         if sched.runq or self.pending_work:
@@ -163,9 +165,8 @@ class Cpu:
         """Deliver signals, then run the thread natively again (or hold it)."""
         what = kern_sig.postsig(td)
         if what == "run":
-            td.host.set_regs(td.regs)
             td.td_oncpu = True
-            td.host.resume()
+            td.host.resume_with(td.regs)
         elif what == "stop":
             self._hold(td)
 

@@ -13,7 +13,6 @@ until it traps, and tell me why" -- and gives access to guest memory.
 
 Implementations: ptrace.py (host ptrace + PTRACE_SYSEMU), fake.py (tests).
 """
-import dataclasses
 
 # Trap kinds reported by Platform.wait
 SYSCALL = "syscall"      # the thread executed a syscall instruction (not run)
@@ -25,15 +24,19 @@ REG_NAMES = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi "
              "orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()
 
 
-@dataclasses.dataclass
 class Trap:
     """Why a guest thread stopped."""
-    thread: object
-    kind: str
-    signo: int = 0
-    code: int = 0          # si_code for SIGNAL
-    addr: int = 0          # fault address for SIGNAL
-    status: int = 0        # wait status for EXITED
+
+    __slots__ = ("thread", "kind", "signo", "code", "addr", "status")
+
+    def __init__(self, thread, kind, signo=0, code=0, addr=0, status=0):
+        self.thread, self.kind, self.signo = thread, kind, signo
+        self.code = code           # si_code for SIGNAL
+        self.addr = addr           # fault address for SIGNAL
+        self.status = status       # wait status for EXITED
+
+    def __repr__(self):
+        return f"Trap({self.kind}, tid={getattr(self.thread, 'tid', '?')}, signo={self.signo})"
 
 
 class PlatformError(Exception):

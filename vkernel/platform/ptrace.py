@@ -27,6 +27,7 @@ import threading
 import time
 
 from . import EVENT, EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
+from .fastpath import load_step
 
 libc = ctypes.CDLL(None, use_errno=True)
 _waitpid = libc.waitpid
@@ -200,10 +201,15 @@ class Thread:
         self._regs = Regs()
         space.threads[tid] = self
         self.platform.threads[tid] = self
+        self.platform.regsmap[tid] = self._regs
         self.cookie = None       # the kernel's lwp
+        self._fresh = False      # _regs already hold this stop's registers
 
     # -- registers ----------------------------------------------------------
     def get_regs(self):
+        if self._fresh:                      # filled by the fused wait (fastptrace)
+            self._fresh = False
+            return self._regs
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(self._regs))
         return self._regs
 
@@ -222,7 +228,18 @@ class Thread:
     # -- running --------------------------------------------------------------
     def resume(self, step=False):
         """Run natively until the next syscall, fault or signal."""
+        self._fresh = False
         ptrace(PTRACE_SYSEMU_SINGLESTEP if step else PTRACE_SYSEMU, self.tid)
+
+    def resume_with(self, regs):
+        """set_regs(regs) + resume(), fused into the CPU's next wait when possible."""
+        self._fresh = False
+        plat = self.platform
+        if plat.pending is None:
+            plat.pending = (self, regs)
+        else:
+            self.set_regs(regs)
+            self.resume()
 
     def inject(self, nr, *args):
         """Execute host syscall `nr` in this thread; return its raw result.
@@ -262,9 +279,12 @@ class Thread:
 
         A thread running guest code natively is first brought to a stop.
         """
+        plat = self.platform
+        if plat.pending is not None and plat.pending[0] is self:
+            plat.pending, running = None, False     # its resume never happened
         if running:
             self.interrupt()
-            self.platform.wait_signal_stop(self)
+            plat.wait_signal_stop(self)
         r = Regs()
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
         r.rip, r.rax, r.orig_rax, r.rdi = STUB_SYSCALL, HOST_EXIT, 2**64 - 1, 0
@@ -292,6 +312,9 @@ class PtracePlatform:
         self._early = {}              # tid -> status seen before the tid was known
         self.cpu = cpu
         self._status = ctypes.c_int()
+        self.regsmap = {}             # tid -> Regs, filled by the fused wait
+        self.pending = None           # (Thread, Regs): a deferred resume_with
+        self._step, self.fastpath = load_step()
         for sig in (signal.SIGUSR1, signal.SIGALRM):
             signal.signal(sig, _interrupt_handler)
             signal.siginterrupt(sig, True)
@@ -400,6 +423,9 @@ class PtracePlatform:
         self._forget(tid)
 
     def _forget(self, tid):
+        self.regsmap.pop(tid, None)
+        if self.pending is not None and self.pending[0].tid == tid:
+            self.pending = None
         th = self.threads.pop(tid, None)
         if th is not None:
             th.space.threads.pop(tid, None)
@@ -414,16 +440,32 @@ class PtracePlatform:
         """
         ready = self.watcher.take(fds)
         if ready or timeout == 0:
+            self.flush_pending()
             return self._collect(), ready
+        th, regs = self.pending or (None, None)
+        self.pending = None
         if timeout is not None:
             signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-6))
-        tid = _waitpid(-1, ctypes.byref(self._status), WALL)
+        tid, status = self._step(th.tid if th else 0, regs, self.regsmap)
         if timeout is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if tid == -2:                    # the resume failed: the thread died under us
+            return self._collect(), []
         if tid <= 0:
             return [], self.watcher.take(fds)
-        trap = self._decode(tid, self._status.value)
+        trap = self._decode(tid, status, fresh=True)
         return ([trap] if trap is not None else []), []
+
+    def flush_pending(self):
+        """Carry out a deferred resume_with() now."""
+        if self.pending is not None:
+            th, regs = self.pending
+            self.pending = None
+            try:
+                th.set_regs(regs)
+                th.resume()
+            except PlatformError:
+                pass                     # it died; its exit is collected later
 
     def _collect(self):
         traps = []
@@ -439,8 +481,11 @@ class PtracePlatform:
                 traps.append(trap)
         return traps
 
-    def _decode(self, tid, status):
+    def _decode(self, tid, status, fresh=False):
         th = self.threads.get(tid)
+        if status & 0xFFFF == 0x857F and th is not None:    # syscall stop: the hot path
+            th._fresh = fresh
+            return Trap(th, SYSCALL)
         if th is None:
             if os.WIFSTOPPED(status):
                 self._early[tid] = status      # a new tracee not yet claimed
@@ -450,6 +495,7 @@ class PtracePlatform:
             return Trap(th, EXITED, status=status)
         sig = os.WSTOPSIG(status)
         if sig == (signal.SIGTRAP | 0x80):
+            th._fresh = fresh
             return Trap(th, SYSCALL)
         if status >> 16:
             ptrace(PTRACE_SYSEMU, tid)        # stray ptrace event: keep going

@@ -36,18 +36,6 @@ def _unimplemented(td, nr):
     return -E.ENOSYS
 
 
-def _call(td, ent, raw):
-    args = [kind.decode(v) for kind, v in zip(ent.args, raw)]
-    try:
-        return ent.handler(td, *args)
-    except KernelError as e:
-        return -e.errno
-    except PlatformError as e:
-        if e.errno == E.EFAULT:
-            return -E.EFAULT
-        raise
-
-
 def _compat_entry(td):
     """Was this stop an `int $0x80` or `sysenter` (the 32-bit entries)?
 
@@ -76,23 +64,33 @@ def syscall2(td):
     if regs.rcx != regs.rip and _compat_entry(td):
         return finish(td, regs.orig_rax, -E.ENOSYS)
     nr = regs.orig_rax
-    raw = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
     ent = sysent.get(nr)
-    p = td.lwp_proc
     kern_proc.curthread = td
     if not td.td_insyscall:
         td.td_insyscall = True
-        td.sstate = {}
-        if p.p_traceflag & KTRFAC_SYSCALL and ktr.syscall:
-            ktr.syscall(td, nr, raw[:len(ent.args)] if ent else raw)
+        if td.sstate:
+            td.sstate = {}
+        if td.lwp_proc.p_traceflag & KTRFAC_SYSCALL and ktr.syscall:
+            _ktrsyscall(td, nr, ent)
     if ent is None:
-        ret = _unimplemented(td, nr)
-    else:
-        try:
-            ret = _call(td, ent, raw)
-        except Sleep:
-            return SLEEPING
+        return finish(td, nr, _unimplemented(td, nr))
+    try:
+        ret = ent.invoke(td, regs)
+    except KernelError as e:
+        ret = -e.errno
+    except Sleep:
+        return SLEEPING
+    except PlatformError as e:
+        if e.errno != E.EFAULT:
+            raise
+        ret = -E.EFAULT
     return finish(td, nr, ret)
+
+
+def _ktrsyscall(td, nr, ent):
+    r = td.regs
+    raw = (r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9)
+    ktr.syscall(td, nr, raw[:len(ent.args)] if ent else raw)
 
 
 def finish(td, nr, ret):

@@ -61,6 +61,29 @@ class Sysent:
     args: tuple
     level: str
     note: str = ""
+    invoke: object = None      # invoke(td, regs): decode the registers and call
+
+
+ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+
+
+def make_invoker(fn, kinds):
+    """Compile `invoke(td, r)` = fn(td, decode_0(r.rdi), ...) for one entry.
+
+    Generated once per syscall at registration so the dispatcher's hot path
+    makes one call, with no per-call tuple, zip or list.
+    """
+    args = []
+    ns = {"fn": fn}
+    for i, kind in enumerate(kinds):
+        if kind.decode is _u64:
+            args.append(f"r.{ARG_REGS[i]}")
+        else:
+            ns[f"d{i}"] = kind.decode
+            args.append(f"d{i}(r.{ARG_REGS[i]})")
+    src = f"def invoke(td, r):\n    return fn(td{''.join(', ' + a for a in args)})\n"
+    exec(src, ns)
+    return ns["invoke"]
 
 
 sysent = {}          # Linux number -> Sysent
@@ -83,7 +106,8 @@ def syscall(nr, *args, level=SUPPORTED, note=""):
     def register(fn):
         if nr in sysent:
             raise ValueError(f"syscall {nr} registered twice ({fn.__name__})")
-        sysent[nr] = Sysent(nr, SYSCALL_NAMES.get(nr, f"#{nr}"), fn, args, level, note)
+        sysent[nr] = Sysent(nr, SYSCALL_NAMES.get(nr, f"#{nr}"), fn, args, level, note,
+                            make_invoker(fn, args))
         return fn
     return register
 

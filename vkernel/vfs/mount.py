@@ -6,7 +6,8 @@ Linux's are struct vfsmount and fs/namespace.c, whose /proc/mounts format
 `MountTable.list()` feeds.
 
 A filesystem subclasses Mount, builds its root vnode in its constructor and
-answers statfs().  The MountTable records which vnode each mount covers;
+answers statfs(); one with a backing store also overrides sync(), remount()
+and unmount() (VFS_SYNC, the MNT_UPDATE half of VFS_MOUNT, VFS_UNMOUNT).  The MountTable records which vnode each mount covers;
 namei asks it `covering(vp)` to cross mount points downward, and uses
 `mnt.covered` to cross them upward on '..'.
 """
@@ -76,6 +77,19 @@ class Mount:
     def statfs(self):
         """struct statfs fields; filesystems override with real numbers."""
         return statfs_dict(self, bsize=4096)
+
+    # What a filesystem with a backing store overrides (ext2); the rest
+    # keep nothing to write back.
+    def sync(self):
+        """sync(2)/syncfs(2): make everything written so far durable."""
+
+    def remount(self, flags):
+        """MS_REMOUNT: the new mount flags (a filesystem going read-only
+        writes back first)."""
+        self.flags = flags
+
+    def unmount(self):
+        """The mount is gone from the table: write back and release the device."""
 
 
 def statfs_dict(mnt, bsize, blocks=0, bfree=0, bavail=0, files=0, ffree=0,

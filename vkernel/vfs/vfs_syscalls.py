@@ -23,7 +23,7 @@ from vkernel.kernel.errors import KernelError
 from . import vfs_cache
 from .mount import MNT_NODEV
 from .namei import DOTS, PATH_MAX, R_OK, W_OK, X_OK, check_access, nlookup
-from .vfs_dev import cdev_open
+from .vfs_dev import bdev_open, cdev_open
 from .vfs_setattr import (NOW, kern_accessat, kern_chmod, kern_chown,  # noqa: F401
                           kern_truncate, kern_utimens, vn_access, vn_chmod,
                           vn_chown, vn_truncate, vn_utimens)
@@ -172,8 +172,10 @@ def _vnode_ops(vp, vtype, flags):
     ops = vp.open_ops(flags)
     if ops is not None:
         return ops
-    if vtype in (VCHR, VBLK):
+    if vtype == VCHR:
         return cdev_open(vp.getattr().rdev, flags)
+    if vtype == VBLK:
+        return bdev_open(vp.getattr().rdev, flags)
     if vtype == VFIFO:
         return fifo_open(vp, flags)
     if vtype == VSOCK:

@@ -66,21 +66,25 @@ class DevfsMount(MemMount):
             dnode = node
         return dnode, leaf
 
-    def make_dev(self, name, ops_factory, mode=0o666, uid=0, gid=0, rdev=None):
+    def make_dev(self, name, ops_factory, mode=0o666, uid=0, gid=0, rdev=None,
+                 vtype=VCHR):
         """Create /dev/NAME for a driver: `ops_factory(flags) -> FileOps`.
 
         NAME may name a subdirectory ("pts/0"); rdev defaults to a fresh
-        dynamic number.  Returns the node.
+        dynamic number.  A character driver is registered by rdev here; a
+        block device's (vtype VBLK) driver registers itself (bdev_register).
+        Returns the node.
         """
         if rdev is None:
             rdev = makedev(DYN_MAJOR, next(_dyn_minor))
         dnode, leaf = self._parent_of(name)
         if leaf in dnode.entries:
             raise KernelError(E.EEXIST)
-        node = DevNode(self, VCHR, mode, uid, gid, rdev)
+        node = DevNode(self, vtype, mode, uid, gid, rdev)
         node.ops_factory = ops_factory
         dnode._attach(leaf, node)
-        cdev_register(rdev, ops_factory)
+        if vtype == VCHR:
+            cdev_register(rdev, ops_factory)
         return node
 
     def destroy_dev(self, name):
@@ -88,7 +92,7 @@ class DevfsMount(MemMount):
         dnode, leaf = self._parent_of(name, create=False)
         node = dnode.lookup(leaf)
         dnode.unlink(leaf)
-        if isinstance(node, DevNode):
+        if isinstance(node, DevNode) and node.vtype == VCHR:
             cdev_unregister(node.rdev, node.ops_factory)
 
     def make_symlink(self, name, target):

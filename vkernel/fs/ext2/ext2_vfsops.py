@@ -20,6 +20,7 @@ met them fails with EIO.
 """
 import bisect
 import collections
+import os
 import weakref
 
 from vkernel.abi.linux import errno as E
@@ -78,6 +79,7 @@ class Ext2Mount(Mount):
         self.vlru = collections.OrderedDict()
         self.idirty = {}            # ino -> changed in-core Inode (see iupdate)
         self.gdirty = set()         # changed group descriptors
+        self.generation = int.from_bytes(os.urandom(4), "little")
         self.mount_state = 0
         self.mounted_rw = False     # set once the mount has succeeded read-write
         self._read_super()
@@ -178,7 +180,10 @@ class Ext2Mount(Mount):
     def _read_groups(self):
         self.gdt_bufs, self.groups = [], []
         for i in range(self.gdb):
-            bp = self.bio.bread(self._descriptor_loc(i))
+            try:
+                bp = self.bio.bread(self._descriptor_loc(i))
+            except KernelError:
+                raise self._mount_error(f"unable to read group descriptors ({i})") from None
             self.bio.pin(bp)
             self.gdt_bufs.append(bp)
         for g in range(self.ngroups):
@@ -351,7 +356,8 @@ class Ext2Mount(Mount):
         return ip
 
     def _next_generation(self):
-        self.generation = (getattr(self, "generation", 0) + 0x9E3779B1) & 0xFFFFFFFF
+        """i_generation of a new inode (NFS file handles tell reuses apart)."""
+        self.generation = (self.generation + 0x9E3779B1) & 0xFFFFFFFF
         return self.generation
 
     def ifree(self, ip):
@@ -466,19 +472,42 @@ class Ext2Mount(Mount):
         if self.dead:
             return
         if self.mounted_rw:
-            if not self.readonly:
-                self.reap()
-                for vp in list(self.orphans.values()):
-                    if vp.ip.nlink == 0 and not vp.ip.dtime:
-                        self.ifree(vp.ip)
-            self.iflush()
-            self.bio.flush()
-            self.sb.s_state = self.mount_state
-            self._write_super()
+            self._put_super()
         self.disk.flush()
         self.dead = True
         self.bio.invalidate_all()
         self.disk.close()
+
+    def _put_super(self):
+        """Write everything and the state found at mount (read-write mounts)."""
+        if not self.readonly:
+            self.reap()
+            for vp in list(self.orphans.values()):
+                if vp.ip.nlink == 0 and not vp.ip.dtime:
+                    self.ifree(vp.ip)
+        self.iflush()
+        self.bio.flush()
+        self.sb.s_state = self.mount_state
+        self._write_super()
+
+    def remount(self, flags):
+        """MS_REMOUNT (ext2_remount): going read-only writes everything back
+        and leaves the filesystem marked as found (clean), as an unmount
+        does; going read-write checks the features and marks it in use."""
+        if self.dead:
+            raise KernelError(E.EIO)
+        to_ro = bool(flags & MNT_RDONLY)
+        if to_ro and self.mounted_rw:
+            self._put_super()
+            self.disk.flush()
+            self.mounted_rw = False
+        elif not to_ro and not self.mounted_rw:
+            if self.disk.readonly or feature_check(self.sb):
+                raise KernelError(E.EROFS)
+            self.flags = flags
+            self.mounted_rw = True
+            self._setup_super()
+        self.flags = flags
 
     def statfs(self):
         if self.pending and self.depth == 0 and not self.dead:

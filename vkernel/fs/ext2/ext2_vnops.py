@@ -138,7 +138,7 @@ class Ext2Vnode(Vnode):
         data = fs.bio.read_blocks(pbns)
         self._accessed()
         start = off - lb0 * bs
-        return data[start:start + n]
+        return data if start == 0 and len(data) == n else data[start:start + n]
 
     def _accessed(self):
         """relatime: atime moves when older than mtime/ctime or a day old."""

@@ -10,6 +10,7 @@ from vkernel.abi.linux import stat as ST
 from vkernel.kernel import kern_vfs
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.file import File
+from vkernel.kernel.kern_fail import fail_point
 from vkernel.kernel.sys_pipe import Pipe, PipeEnd
 from vkernel.kernel.usercopy import copyinstr, copyout
 from vkernel.syscalls.table import FD, I32, I64, NR, PTR, STR, U32, U64, syscall
@@ -26,8 +27,13 @@ def path_arg(td, addr):
     return copyinstr(td, addr)
 
 
+_fp_vfs_open = fail_point("vfs_open", "open(2), openat(2), creat(2); not of /proc paths")
+
+
 def kern_open(td, dirfd, path, flags, mode):
     """Open path relative to dirfd and install it; returns the new fd."""
+    if _fp_vfs_open.fp_entries and not path.startswith("/proc/"):
+        _fp_vfs_open.check(td)          # /proc/sys stays open to switch it off
     if flags & ~OPEN_FLAGS:
         flags &= OPEN_FLAGS
     ctx = kern_vfs.ctx(td)
@@ -204,14 +210,21 @@ def sys_fdatasync(td, fd):
 
 @syscall(NR.sync)
 def sys_sync(td):
-    """Implements Linux sync(2)."""
+    """Implements Linux sync(2): every filesystem, errors ignored (ksys_sync)."""
+    for mnt in kern_vfs.mounts.mounts():
+        try:
+            mnt.sync()
+        except KernelError:
+            pass                # logged by the filesystem; sync(2) cannot fail
     return 0
 
 
 @syscall(NR.syncfs, FD)
 def sys_syncfs(td, fd):
-    """Implements Linux syncfs(2)."""
-    td.lwp_proc.p_fd.get(fd)
+    """Implements Linux syncfs(2): the filesystem holding fd."""
+    fp = td.lwp_proc.p_fd.get(fd)
+    if fp.vnode is not None:
+        fp.vnode.mount.sync()
     return 0
 
 

@@ -9,6 +9,7 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.kernel import kern_sig
 from vkernel.kernel.errors import KernelError
+from vkernel.kernel.kern_fail import fail_point
 from vkernel.kernel.usercopy import copyin, copyin_iovec, copyout
 from vkernel.syscalls.table import FD, I32, I64, NR, PTR, U32, U64, syscall
 
@@ -33,11 +34,32 @@ def _ktrgenio(td, fd, rw, data):
         genio.fn(td, fd, rw, data)
 
 
+def _on_disk(fp):
+    """Is fp a file of a real filesystem (what vfs_read and vfs_write cover)?
+    Not procfs, so that /proc/sys can always switch the points off again."""
+    return fp.ops.kind == "vnode" and fp.ops.vp.mount.fstype != "proc"
+
+
+_fp_vfs_read = fail_point("vfs_read", "read(2) family on files of a filesystem")
+_fp_vfs_write = fail_point("vfs_write", "write(2) family on files of a filesystem")
+
+
+def copy_fail_points(td, src, dst):
+    """vfs_read on src and vfs_write on dst, for the in-kernel copies
+    (sendfile, copy_file_range: what busybox cat and cp use)."""
+    if _fp_vfs_read.fp_entries and _on_disk(src):
+        _fp_vfs_read.check(td)
+    if _fp_vfs_write.fp_entries and _on_disk(dst):
+        _fp_vfs_write.check(td)
+
+
 def kern_readv(td, fd, iov, off=None):
     """Read into [(base, len)] guest buffers; returns the byte count."""
     fp = getfile(td, fd)
     if not fp.readable:
         raise KernelError(E.EBADF)
+    if _fp_vfs_read.fp_entries and _on_disk(fp):
+        _fp_vfs_read.check(td)
     total = min(sum(n for _, n in iov), MAX_RW)
     data = fp.ops.read(td, fp, total) if off is None else fp.ops.pread(td, fp, total, off)
     pos = 0
@@ -55,6 +77,8 @@ def kern_writev(td, fd, iov, off=None):
     fp = getfile(td, fd)
     if not fp.writable:
         raise KernelError(E.EBADF)
+    if _fp_vfs_write.fp_entries and _on_disk(fp):
+        _fp_vfs_write.check(td)
     data = b"".join(copyin(td, base, n) for base, n in iov if n)[:MAX_RW]
     try:
         n = fp.ops.write(td, fp, data) if off is None else fp.ops.pwrite(td, fp, data, off)

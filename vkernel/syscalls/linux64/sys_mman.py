@@ -7,6 +7,7 @@ vkernel.kernel.vm_map.  File mappings are private copies made by the kernel
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import mman as M
 from vkernel.kernel.errors import KernelError
+from vkernel.kernel.kern_fail import fail_point
 from vkernel.kernel.usercopy import copyout
 from vkernel.kernel.vm_map import PAGE, page_round
 from vkernel.syscalls.table import FD, I32, NR, PTR, U64, syscall
@@ -59,9 +60,13 @@ def _map_file(td, addr, length, prot, flags, fd, off):
     return vm.mmap(addr, length, prot, flags, fp.path, off, contents=data)
 
 
+_fp_mmap = fail_point("mmap", "mmap(2): ENOMEM is the usual injection")
+
+
 @syscall(NR.mmap, PTR, U64, I32, I32, FD, U64)
 def sys_mmap(td, addr, length, prot, flags, fd, off):
     """Implements Linux mmap(2)."""
+    _fp_mmap.check(td)
     mtype = flags & (M.MAP_SHARED | M.MAP_PRIVATE | M.MAP_SHARED_VALIDATE)
     if not length or off % PAGE or mtype == 0 or length > 1 << 47:
         raise KernelError(E.EINVAL)

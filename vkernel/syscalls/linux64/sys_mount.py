@@ -6,27 +6,33 @@ do_umount, may_mount) and fs/filesystems.c (the type registry); FreeBSD's
 is kern/vfs_mount.c with its vfsconf list.
 
 Guests may mount proc, tmpfs and devtmpfs (a fresh /dev holding the
-standard devices and copies of the boot /dev's device nodes); remounting
-changes the ro/nosuid/nodev/noexec flags; bind and move mounts are EINVAL,
+standard devices and copies of the boot /dev's device nodes), and ext2
+from a block device (`mount /dev/vkd1 /mnt`: the disk's driver, found by
+the rdev of the source node in bdevsw, lends the filesystem its image);
+remounting changes the ro/nosuid/nodev/noexec flags (ext2 writes back and
+marks itself clean going read-only); bind and move mounts are EINVAL,
 unknown types ENODEV; propagation changes (mount --make-private) succeed
 and do nothing, there being one namespace.  Only root mounts (EPERM).
 umount2 refuses a filesystem something still uses (EBUSY) unless
-MNT_DETACH, and the root always.
+MNT_DETACH (which then unmounts at once: the open files see EIO), and the
+root always; unmounting writes the filesystem back (Mount.unmount).
 """
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import mount as MS
 from vkernel.fs import procfs
 from vkernel.fs.devfs import DevfsMount, DevNode
+from vkernel.fs.ext2 import ext2_mount
 from vkernel.fs.memfs import MemMount
 from vkernel.fs.procfs import ProcMount
 from vkernel.fs.procfs.procfs_subr import memlimit
-from vkernel.kernel import kern_proc, kern_sysctl, kern_vfs
+from vkernel.kernel import kern_proc, kern_sysctl, kern_vfs, msgbuf
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.usercopy import copyinstr
 from vkernel.syscalls.table import I32, NR, PTR, STR, U64, syscall
 from vkernel.vfs import vfs_syscalls as V
 from vkernel.vfs.mount import MNT_NODEV, MNT_NOEXEC, MNT_NOSUID, MNT_RDONLY
-from vkernel.vfs.vnode import VDIR
+from vkernel.vfs.vfs_dev import bdev_lookup
+from vkernel.vfs.vnode import VBLK, VDIR
 
 from . import sys_info, sys_time
 
@@ -34,6 +40,9 @@ MNT_CHANGEABLE = MNT_RDONLY | MNT_NOSUID | MNT_NODEV | MNT_NOEXEC
 UMOUNT_FLAGS = MS.MNT_FORCE | MS.MNT_DETACH | MS.MNT_EXPIRE | MS.UMOUNT_NOFOLLOW
 SIZE_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 TMPFS_IGNORED = ("nr_inodes", "nr_blocks", "huge", "mpol", "inode32", "inode64", "noswap")
+EXT2_IGNORED = ("errors", "user_xattr", "nouser_xattr", "acl", "noacl", "bsddf", "minixdf",
+                "grpid", "bsdgroups", "nogrpid", "sysvgroups", "check", "nocheck", "debug",
+                "oldalloc", "orlov", "nobh", "reservation", "noreservation")
 
 
 # -- filesystem types (vfsconf) ------------------------------------------------
@@ -83,7 +92,7 @@ def _copy_devices(src, dst, prefix=""):
         if isinstance(node, DevNode) and node.ops_factory is not None:
             try:
                 dst.make_dev(prefix + name, node.ops_factory, node.mode, node.uid,
-                             node.gid, node.rdev)
+                             node.gid, node.rdev, node.vtype)
             except KernelError:
                 pass            # the standard devices are there already
         elif node.vtype == VDIR:
@@ -98,12 +107,28 @@ def _mount_devtmpfs(source, flags, data):
     return mnt
 
 
-# name -> (mount function or None when guests may not mount it, nodev)
+def _mount_ext2(disk, source, flags, data):
+    """ext2 on a block device's driver (bdevsw): the disk is lent to the
+    mount and given back by its unmount (or at once if the mount fails)."""
+    for opt in filter(None, data.split(",")):
+        if opt.partition("=")[0] not in EXT2_IGNORED:
+            raise KernelError(E.EINVAL)
+    handle = disk.open_disk(readonly=bool(flags & MNT_RDONLY))
+    try:
+        return ext2_mount(handle, flags=flags, source=source, devno=disk.rdev)
+    except BaseException:
+        handle.close()
+        raise
+
+
+# name -> (mount function or None when guests may not mount it, nodev).
+# Types with nodev False take the block driver of their source first.
 VFSCONF = {
     "proc": (_mount_proc, True),
     "tmpfs": (_mount_tmpfs, True),
     "devtmpfs": (_mount_devtmpfs, True),
     "hostfs": (None, False),
+    "ext2": (_mount_ext2, False),
 }
 
 
@@ -132,12 +157,25 @@ def kern_remount(vp, flags):
     mnt = vp.mount
     if vp is not mnt.root:
         raise KernelError(E.EINVAL)
-    mnt.flags = (mnt.flags & ~MNT_CHANGEABLE) | (flags & MNT_CHANGEABLE)
+    mnt.remount((mnt.flags & ~MNT_CHANGEABLE) | (flags & MNT_CHANGEABLE))
     return 0
 
 
-def kern_mount(vp, fstype, source, flags, data):
-    """Mount a new filesystem of type `fstype` on the directory vp."""
+def block_device(ctx, path):
+    """lookup_bdev: the block driver of the device node `path`."""
+    if not path:
+        raise KernelError(E.ENOENT)
+    devvp, _ = V.kern_lookup(ctx, ctx.cwd, path)
+    if devvp.vtype != VBLK:
+        raise KernelError(E.ENOTBLK)
+    if devvp.mount.flags & MNT_NODEV:
+        raise KernelError(E.EACCES)
+    return bdev_lookup(devvp.getattr().rdev)
+
+
+def kern_mount(vp, fstype, source, flags, data, ctx=None):
+    """Mount a new filesystem of type `fstype` on the directory vp; a disk
+    filesystem's source is a block device node, looked up with `ctx`."""
     conf = VFSCONF.get(fstype)
     if conf is None or conf[0] is None:
         raise KernelError(E.ENODEV)
@@ -145,18 +183,24 @@ def kern_mount(vp, fstype, source, flags, data):
         raise KernelError(E.ENOTDIR)
     if fstype in SINGLE_INSTANCE and vp is vp.mount.root and vp.mount.fstype == fstype:
         raise KernelError(E.EBUSY)      # "proc already mounted on /proc"
-    mnt = conf[0](source, flags & MNT_CHANGEABLE, data)
+    fn, nodev = conf
+    flags &= MNT_CHANGEABLE
+    if nodev:
+        mnt = fn(source, flags, data)
+    else:
+        mnt = fn(block_device(ctx, source), source, flags, data)
     kern_vfs.mounts.mount(vp, mnt)
     return 0
 
 
 @syscall(NR.mount, STR, STR, STR, U64, PTR)
 def sys_mount(td, source, target, fstype, flags, data):
-    """Implements Linux mount(2): proc, tmpfs, devtmpfs and remounts."""
+    """Implements Linux mount(2): proc, tmpfs, devtmpfs, ext2 and remounts."""
     _suser(td)
     if flags & MS.MS_MGC_MSK == MS.MS_MGC_VAL:
         flags &= ~MS.MS_MGC_MSK
-    vp, _ = V.kern_lookup(kern_vfs.ctx(td), td.lwp_proc.p_cwd, copyinstr(td, target))
+    ctx = kern_vfs.ctx(td)
+    vp, _ = V.kern_lookup(ctx, td.lwp_proc.p_cwd, copyinstr(td, target))
     if flags & MS.MS_REMOUNT:
         return kern_remount(vp, flags)
     if flags & (MS.MS_BIND | MS.MS_MOVE):
@@ -166,7 +210,7 @@ def sys_mount(td, source, target, fstype, flags, data):
     if not fstype:
         raise KernelError(E.EINVAL)
     return kern_mount(vp, copyinstr(td, fstype), _string(td, source), flags,
-                      _string(td, data) if data else "")
+                      _string(td, data) if data else "", ctx)
 
 
 # -- umount -----------------------------------------------------------------------
@@ -193,6 +237,10 @@ def kern_unmount(vp, flags):
     if flags & MS.MNT_EXPIRE:
         raise KernelError(E.EAGAIN)         # marked; a second call would unmount
     kern_vfs.mounts.unmount(mnt)
+    try:
+        mnt.unmount()
+    except KernelError as e:                # detached anyway; the data may be lost
+        msgbuf.log(f"unmount of {mnt.path}: {e}")
     return 0
 
 

@@ -16,7 +16,7 @@ from vkernel.kernel.usercopy import copyin, copyout
 from vkernel.syscalls.table import FD, NR, PTR, U32, U64, syscall
 from vkernel.vfs.vnode import VDIR, VREG
 
-from .sys_generic import MAX_RW
+from .sys_generic import MAX_RW, copy_fail_points
 
 SPLICE_F_NONBLOCK = 0x02
 
@@ -44,6 +44,7 @@ def kern_sendfile(td, out_fd, in_fd, uoff, count):
         raise KernelError(E.EBADF)
     if dst.flags & F.O_APPEND:
         raise KernelError(E.EINVAL)
+    copy_fail_points(td, src, dst)
     off = _get_off(td, uoff) if uoff else src.offset
     try:
         data = src.ops.pread(td, src, min(count, MAX_RW), off)
@@ -84,6 +85,7 @@ def sys_copy_file_range(td, fd_in, uoff_in, fd_out, uoff_out, length, flags):
         raise KernelError(E.EBADF)
     _regular(src)
     _regular(dst)
+    copy_fail_points(td, src, dst)
     off_in = _get_off(td, uoff_in) if uoff_in else src.offset
     off_out = _get_off(td, uoff_out) if uoff_out else dst.offset
     length = min(length, MAX_RW)
