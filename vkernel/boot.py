@@ -13,6 +13,7 @@ import atexit
 import os
 import signal
 import sys
+import termios
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F
@@ -84,6 +85,8 @@ class Machine:
         root = self.conf.root
         if self.disks and self.disks[0].unit == 0:
             root = self.mount_disk_root(self.disks[0])
+        else:
+            self.log(f"Mounting root from hostfs:{root}")
         mounts = mountroot(root)
         kern_vfs.mounts = mounts
         dev = mounts.find("/dev")
@@ -119,40 +122,88 @@ class Machine:
             fdp.install(n, fdp.get(fd).hold())
 
 
+def host_cpus(conf):
+    """Where guests run: -n 1 pins the kernel and every guest to one host CPU
+    (a ptrace stop costs several times less there); -n N lets guest code run
+    on N host CPUs at once (kernel work stays serialised under mp_lock)."""
+    from vkernel.syscalls.linux64 import sys_info
+    sys_info.NCPUS[0] = conf.ncpus
+    if conf.ncpus == 1:
+        return {"cpu": conf.host_cpu}
+    avail = sorted(os.sched_getaffinity(0))
+    return {"cpus": set(avail[:conf.ncpus])}
+
+
 def run_kernel(conf, disks=()):
     """Boot one kernel in this process; returns its exit status."""
     machine = Machine(conf, disks)
     atexit.register(machine.console.restore)
-    platform = PtracePlatform(cpu=conf.host_cpu)
+    platform = PtracePlatform(**host_cpus(conf))
     kernel = Kernel(conf, platform, machine.console, machine.mountroot)
     kernel.attach_console = machine.attach_console
     signal.signal(signal.SIGTERM, lambda *_: kernel.request_shutdown("SIGTERM"))
     signal.signal(signal.SIGQUIT, kernel.request_ddb)   # ^\ or kill -QUIT: into ddb
+    signal.signal(signal.SIGWINCH, lambda *_: kernel.request_shutdown("SIGWINCH"))
     return kernel.run()
 
 
 def supervise(conf, disks=()):
-    """DragonFly's supervisor: exit status 32 from a kernel means boot again."""
+    """DragonFly's supervisor: exit status 32 from a kernel means boot again.
+
+    It ignores SIGINT, SIGQUIT and SIGHUP, forwards SIGTERM to the running
+    kernel, and after each kernel, however it ended (even SIGKILL), puts the
+    host terminal back as it found it."""
+    child = [0]
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: child[0] and os.kill(child[0], signal.SIGTERM))
+    saved = _terminal_modes()
     while True:
         pid = os.fork()
         if pid == 0:
-            status = 1
-            try:
-                status = run_kernel(conf, disks)
-            finally:
-                os._exit(status)
-        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGTERM))
-        while True:
-            try:
-                _, st = os.waitpid(pid, 0)
-                break
-            except InterruptedError:
-                continue
+            _kernel_child(conf, disks)
+        child[0] = pid
+        st = _wait(pid)
+        child[0] = 0
+        _restore_terminal(saved)
         status = os.waitstatus_to_exitcode(st)
         if status != EXIT_REBOOT:
             return status if status >= 0 else 128 - status
+
+
+def _kernel_child(conf, disks):
+    """The forked kernel: the host signals as a fresh process has them."""
+    status = 1
+    try:
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        status = run_kernel(conf, disks)
+    finally:
+        os._exit(status)
+
+
+def _wait(pid):
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def _terminal_modes():
+    """The host terminal's settings when stdin is one, else None."""
+    try:
+        return termios.tcgetattr(0) if os.isatty(0) else None
+    except termios.error:
+        return None
+
+
+def _restore_terminal(saved):
+    if saved is not None:
+        try:
+            termios.tcsetattr(0, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            pass
 
 
 def main(conf):

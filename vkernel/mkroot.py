@@ -63,7 +63,6 @@ exit 0
 MOTD = """\
 Welcome to vkernel: Linux programs on a kernel written in Python.
 `poweroff` or `halt` stops the vkernel, `reboot` boots it again.
-
 """
 
 ETC = {

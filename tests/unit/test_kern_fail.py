@@ -286,7 +286,7 @@ def test_yield_sleeps_once(td, clock):
     assert fp.eval(td) is None
 
 
-# -- the sysctl tree and the kernel's points -------------------------------------------------------
+# -- the sysctl tree and the kernel's points --------------------------------------------
 def test_points_are_sysctl_nodes():
     fp = K.fail_point("unit_test_point", "a point for the unit tests")
     try:

@@ -51,6 +51,13 @@ def uptime_text(seconds):
     return f"{out}{s}s"
 
 
+def _takes_signal(p, sig):
+    """Does p catch sig, or block it in some thread (to sigwait for it)?"""
+    if p.p_sigacts[sig].handler not in (S.SIG_DFL, S.SIG_IGN):
+        return True
+    return any(td.lwp_sigmask & S.sigmask(sig) for td in p.p_lwps.values())
+
+
 class Kernel:
     """The booted system: configuration, the CPU loop and the first process."""
 
@@ -63,7 +70,7 @@ class Kernel:
         self.cpu = None
         self.init = None
         self.attach_console = lambda td: None
-        self.shutdown_requested = None
+        self.host_signals = set()           # host signals noted by their handlers
         self.boot_time = time.monotonic()
         self.unmounted = False
         self._wakeup_w = -1               # write end of the CPU loop's wakeup pipe
@@ -148,7 +155,7 @@ class Kernel:
         vdso = self.platform.vdso_range(host)
         kern_exec.hooks["vdso"] = vdso[0] if vdso else 0
         p = Proc(1, None)
-        p.p_vmspace = VmSpace(host.space, self.limit, [(0x7FF000000000, 0x7FF000001000)])
+        p.p_vmspace = VmSpace(host.space, self.limit, self.platform.reserved_ranges(host))
         p.p_fd = FileDesc()
         p.p_cwd = p.p_root = self.rootvp
         p.p_comm = "init"
@@ -233,7 +240,7 @@ class Kernel:
 
     def request_shutdown(self, why):
         """Host signal handler: only note it; the CPU loop acts at a safe point."""
-        self.shutdown_requested = why
+        self.host_signals.add(why)
         self._wakeup()
 
     def request_ddb(self, signo, frame):
@@ -242,20 +249,22 @@ class Kernel:
 
     def poll_host_requests(self):
         """Called by the CPU loop between traps (never inside kernel code)."""
-        why, self.shutdown_requested = self.shutdown_requested, None
-        if why == "SIGTERM":
+        reqs, self.host_signals = self.host_signals, set()
+        if "SIGWINCH" in reqs:                # the host terminal was resized
+            self.console.update_winsize()
+        if "SIGTERM" in reqs:
             msgbuf.log("Caught SIGTERM from host system. Shutting down...")
             self._host_shutdown()
         kern_shutdown.kdb_poll()
 
     def _host_shutdown(self):
-        """SIGUSR2 (busybox init's poweroff) to an init that catches it; a --
-        command gets SIGTERM; with no such init, power off at once."""
+        """SIGUSR2 (poweroff) to an init that catches it or waits for it
+        blocked (busybox init's sigtimedwait); a -- command gets SIGTERM;
+        with no such init (a single-user shell), power off at once."""
         init = kern_proc.pfind(1)
         if self.conf.command:
             kern_sig.psignal(init, S.SIGTERM)
-        elif init is not None and init.p_stat != SZOMB and \
-                init.p_sigacts[S.SIGUSR2].handler not in (S.SIG_DFL, S.SIG_IGN):
+        elif init is not None and init.p_stat != SZOMB and _takes_signal(init, S.SIGUSR2):
             kern_sig.psignal(init, S.SIGUSR2)
         else:
             self.boot_howto("poweroff")

@@ -4,6 +4,8 @@ The file is read through the guest VFS, never opened by the host: ELF
 images go to imgact_elf, `#!` scripts are turned into an exec of their
 interpreter.  After the point of no return a failure kills the process.
 """
+import collections
+
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 
@@ -20,8 +22,17 @@ MAX_IMAGE = 1 << 30
 hooks = {"vdso": 0, "ktrace_exec": None, "log": print}
 
 
+IMAGE_CACHE_SIZE = 32
+_image_cache = collections.OrderedDict()   # (vnode, size, mtime, ctime) -> (data, Image)
+
+
 def read_image(td, path):
-    """Look up an executable and read it whole; checks type and x permission."""
+    """Look up an executable and read it whole; checks type and x permission.
+
+    Recently exec'd files are kept (bytes and parsed headers) while their
+    size and times are unchanged, so a shell running busybox applets does
+    not read and parse busybox every time.
+    """
     vp, resolved = kern_vfs.lookup(td, path)
     va = vp.getattr()
     if va.type != VREG:
@@ -30,7 +41,22 @@ def read_image(td, path):
         raise KernelError(E.EACCES)
     if va.size > MAX_IMAGE:
         raise KernelError(E.ENOMEM)
-    return vp, resolved, vp.read(0, va.size)
+    key = (vp, va.size, va.mtime, va.ctime)
+    hit = _image_cache.get(key)
+    if hit is None:
+        hit = [vp.read(0, va.size), None]
+        _image_cache[key] = hit
+        while len(_image_cache) > IMAGE_CACHE_SIZE:
+            _image_cache.popitem(last=False)
+    _image_cache.move_to_end(key)
+    return vp, resolved, hit
+
+
+def _parse(entry, path):
+    """The parsed Image of a cached [data, Image] entry."""
+    if entry[1] is None or entry[1].path != path:
+        entry[1] = imgact_elf.Image(entry[0], path)
+    return entry[1]
 
 
 def _shebang(data, path, argv):
@@ -45,7 +71,8 @@ def _shebang(data, path, argv):
 def resolve(td, path, argv, depth=0):
     """Follow #! chains; returns (image, interp image, argv, path, text)
     where text is (vnode, resolved path) of the ELF file (p_textvp)."""
-    vp, resolved, data = read_image(td, path)
+    vp, resolved, entry = read_image(td, path)
+    data = entry[0]
     if data[:2] == b"#!":
         if depth >= MAX_SHEBANG_DEPTH:
             raise KernelError(E.ELOOP)
@@ -53,11 +80,11 @@ def resolve(td, path, argv, depth=0):
         return resolve(td, ipath, nargv, depth + 1)
     if data[:4] != b"\x7fELF":
         raise KernelError(E.ENOEXEC)
-    img = imgact_elf.Image(data, resolved)      # maps name the file itself
+    img = _parse(entry, resolved)               # maps name the file itself
     interp = None
     if img.interp:
-        _, _, idata = read_image(td, img.interp)
-        interp = imgact_elf.Image(idata, img.interp)
+        _, _, ientry = read_image(td, img.interp)
+        interp = _parse(ientry, img.interp)
         if interp.interp:
             raise KernelError(E.ELIBBAD)
     return img, interp, argv, path, (vp, resolved)

@@ -1,7 +1,8 @@
 """The way down: boot(howto) as the rest of the kernel sees it.
 
-init_main installs `handler(how)`, which syncs, kills every guest and
-leaves the CPU loop; `how` is "halt" (exit 0) or "reboot" (exit 32).
+init_main installs `handler(how)`, which kills every guest, syncs, unmounts
+and leaves the CPU loop; `how` is "halt" or "poweroff" (exit 0) or
+"reboot" (exit 32).
 """
 handler = None
 

@@ -23,6 +23,7 @@ from .proc import SSTOP, SZOMB, P_CONTINUED, P_STOPPED_REPORT
 from .usercopy import copyin, copyout
 
 STOPSIGS = S.SIG_KERNEL_STOP_MASK
+NR_RESTART_SYSCALL = 219                           # restart_syscall(2) on x86-64
 RESTART_ERRNOS = (E.ERESTARTSYS, E.ERESTARTNOINTR, E.ERESTARTNOHAND, E.ERESTART_RESTARTBLOCK)
 RESTART_MIN = 2**64 - max(RESTART_ERRNOS)          # rax of the smallest -ERESTART*
 # Hooks the rest of the kernel fills in (kern_exit, ktrace), set at boot.
@@ -300,11 +301,41 @@ def sigreturn(td):
     return regs.rax
 
 
+class RestartBlock:
+    """Linux struct restart_block: a call that returned -ERESTART_RESTARTBLOCK
+    continues, once no handler ran, as restart_syscall(2) calling `fn(td)`
+    (a nanosleep keeps its first deadline across a stop); when a handler
+    runs the call fails with EINTR and `on_eintr(td)` reports what is left."""
+
+    def __init__(self, fn, on_eintr=None):
+        self.fn = fn
+        self.on_eintr = on_eintr
+
+
+def _restart_block(td, act):
+    """-ERESTART_RESTARTBLOCK: restart_syscall(2) without a handler, else EINTR."""
+    regs = td.regs
+    block = td.td_restart_block
+    if act is None and block is not None:
+        regs.rax, regs.rip = NR_RESTART_SYSCALL, regs.rip - 2
+        return
+    td.td_restart_block = None
+    regs.rax = (-E.EINTR) & 0xFFFFFFFFFFFFFFFF
+    if block is not None and block.on_eintr is not None:
+        try:
+            block.on_eintr(td)
+        except KernelError:
+            pass                        # an unwritable rem: EINTR all the same
+
+
 def restart_syscall_regs(td, act):
     """Linux handle_signal(): turn -ERESTART* into EINTR or a restart."""
     regs = td.regs
     err = -_signed(regs.rax)
     if not td.td_insyscall or err not in RESTART_ERRNOS:
+        return
+    if err == E.ERESTART_RESTARTBLOCK:
+        _restart_block(td, act)
         return
     if act is None:
         if err == E.ERESTART_RESTARTBLOCK or err in RESTART_ERRNOS:

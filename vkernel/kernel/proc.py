@@ -152,6 +152,7 @@ class Lwp:
         self.td_insyscall = False
         self.td_stopped = False            # job-control stop
         self.sstate = {}                   # per-syscall scratch kept across a sleep
+        self.td_restart_block = None       # how restart_syscall(2) resumes (kern_sig)
         self.td_ktrace_active = False      # KTRFAC_ACTIVE for this lwp
         self.td_pri = 6
         self.td_oncpu = False              # running guest code natively right now

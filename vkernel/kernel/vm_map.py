@@ -236,10 +236,20 @@ class VmSpace:
         self._host(HOST_MADVISE, addr, page_round(length), advice)
 
     def clear(self):
-        """Unmap every guest mapping (exec, exit)."""
-        for e in list(self.entries):
-            self.space.syscall(HOST_MUNMAP, e.start, e.end - e.start)
+        """Unmap every guest mapping (exec, exit), in as few host calls as
+        possible: runs of mappings not separated by a reserved range."""
+        for lo, hi in self._runs():
+            self.space.syscall(HOST_MUNMAP, lo, hi - lo)
         self._remove(0, TASK_SIZE + PAGE)
+
+    def _runs(self):
+        runs = []
+        for e in self.entries:
+            if runs and not any(runs[-1][1] <= rlo < e.start + 1 for rlo, _ in self.reserved):
+                runs[-1][1] = e.end
+            else:
+                runs.append([e.start, e.end])
+        return runs
 
     def fork(self, space):
         """The child's copy after a host fork (the host copied the pages)."""

@@ -307,7 +307,9 @@ class PtracePlatform:
 
     name = "ptrace"
 
-    def __init__(self, cpu=None):
+    def __init__(self, cpu=None, cpus=None):
+        """cpu: pin the tracer and its guests to this host CPU (the fast
+        same-CPU stop); cpus: a set of host CPUs guests may run on instead."""
         self.threads = {}             # host tid -> Thread
         self._early = {}              # tid -> status seen before the tid was known
         self.cpu = cpu
@@ -324,6 +326,8 @@ class PtracePlatform:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
+        elif cpus:
+            os.sched_setaffinity(0, cpus)
 
     # -- creating address spaces ----------------------------------------------
     def new_space(self):
@@ -367,6 +371,15 @@ class PtracePlatform:
             if lo == STUB_BASE or name in keep:
                 continue
             th.inject(HOST_MUNMAP, lo, hi - lo)
+
+    def reserved_ranges(self, th):
+        """Host mappings in an emptied space that guests must not touch
+        (the stub, vdso, vvar, vsyscall), as (lo, hi) pairs."""
+        out = []
+        for line in open(f"/proc/{th.tid}/maps"):
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            out.append((lo, hi))
+        return out
 
     def vdso_range(self, th):
         for line in open(f"/proc/{th.tid}/maps"):

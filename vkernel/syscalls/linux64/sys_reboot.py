@@ -1,8 +1,10 @@
 """reboot(2): halt, power off or restart the vkernel (Linux kernel/reboot.c;
 DragonFly's boot()/cpu_halt()/cpu_reset() in kern_shutdown.c).
 
-Halting exits the vkernel with status 0; restarting exits with 32, which
-the `vkernel` supervisor (boot.py) answers by booting a fresh kernel.
+Every process is killed and the filesystems are synced and unmounted
+first (Kernel.boot_howto in init_main.py).  Halting and powering off exit
+the vkernel with status 0; restarting exits with 32, which the `vkernel`
+supervisor (boot.py) answers by booting a fresh kernel.
 """
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import process as PR
@@ -25,6 +27,8 @@ def sys_reboot(td, magic1, magic2, cmd, arg):
         return 0
     if cmd == PR.LINUX_REBOOT_CMD_RESTART:
         kern_shutdown_hooks.boot("reboot")
-    elif cmd in (PR.LINUX_REBOOT_CMD_HALT, PR.LINUX_REBOOT_CMD_POWER_OFF):
+    elif cmd == PR.LINUX_REBOOT_CMD_HALT:
         kern_shutdown_hooks.boot("halt")
+    elif cmd == PR.LINUX_REBOOT_CMD_POWER_OFF:
+        kern_shutdown_hooks.boot("poweroff")
     raise KernelError(E.EINVAL)
