@@ -148,9 +148,14 @@ def libraries(program):
     return libs
 
 
-def copy_host_file(src, dest):
+def copy_host_file(src, dest, replace_link=False):
+    """Copy src to the same path under dest, unless something is there; with
+    replace_link a symlink there (a busybox applet such as /usr/bin/du) gives
+    way to the host program asked for."""
     target = os.path.join(dest, src.lstrip("/"))
     os.makedirs(os.path.dirname(target), exist_ok=True)
+    if replace_link and os.path.islink(target):
+        os.unlink(target)
     if not os.path.exists(target):
         shutil.copy2(os.path.realpath(src), target)
 
@@ -166,9 +171,9 @@ def install_host_program(dest, prog):
     if not path or not os.path.exists(path):
         sys.exit(f"mkroot: no such host program: {prog}")
     real = os.path.realpath(path)
-    copy_host_file(path, dest)
+    copy_host_file(path, dest, replace_link=True)
     if real != path:
-        copy_host_file(real, dest)
+        copy_host_file(real, dest, replace_link=True)
     for lib in libraries(real):
         copy_host_file(lib, dest)
     if os.path.basename(real).startswith("python"):

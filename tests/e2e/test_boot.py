@@ -114,7 +114,7 @@ class Console:
     def expect_lines(self, patterns):
         """Each regex in turn, each on a line of its own."""
         for pat in patterns:
-            self.c.expect(r"(?m)^" + pat + r"\r?$")
+            self.c.expect(r"(?m)^" + pat + r"\r*$")
 
     def login(self, user, prompt):
         self.c.expect_exact(f"{HOSTNAME} login: ")

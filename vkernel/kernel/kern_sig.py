@@ -15,6 +15,7 @@ import struct
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.abi.linux import sigframe as SF
+from vkernel.abi.linux.syscalls import NR
 
 from . import kern_proc
 from .errors import KernelError
@@ -23,7 +24,7 @@ from .proc import SSTOP, SZOMB, P_CONTINUED, P_STOPPED_REPORT
 from .usercopy import copyin, copyout
 
 STOPSIGS = S.SIG_KERNEL_STOP_MASK
-NR_RESTART_SYSCALL = 219                           # restart_syscall(2) on x86-64
+NR_RESTART_SYSCALL = int(NR.restart_syscall)
 RESTART_ERRNOS = (E.ERESTARTSYS, E.ERESTARTNOINTR, E.ERESTARTNOHAND, E.ERESTART_RESTARTBLOCK)
 RESTART_MIN = 2**64 - max(RESTART_ERRNOS)          # rax of the smallest -ERESTART*
 # Hooks the rest of the kernel fills in (kern_exit, ktrace), set at boot.

@@ -11,7 +11,6 @@ Sleep and Halt) is a fatal trap: `_guarded` hands it to
 kern_shutdown.trap_fatal, which prints the report and runs ddb, and
 re-runs the work when ddb is continued.
 """
-import os
 import signal
 import time
 

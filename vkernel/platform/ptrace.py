@@ -20,14 +20,13 @@ PTRACE_O_EXITKILL on every tracee plus PR_SET_PDEATHSIG on the first.
 import ctypes
 import errno
 import os
-import select
 import signal
 import struct
 import threading
-import time
 
-from . import EVENT, EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
+from . import EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
 from .fastpath import load_step
+from .fdwatch import FdWatcher, interrupt_handler
 
 libc = ctypes.CDLL(None, use_errno=True)
 _waitpid = libc.waitpid
@@ -318,7 +317,7 @@ class PtracePlatform:
         self.pending = None           # (Thread, Regs): a deferred resume_with
         self._step, self.fastpath = load_step()
         for sig in (signal.SIGUSR1, signal.SIGALRM):
-            signal.signal(sig, _interrupt_handler)
+            signal.signal(sig, interrupt_handler)
             signal.siginterrupt(sig, True)
         self._stub = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
         os.write(self._stub, stub_elf())
@@ -515,80 +514,3 @@ class PtracePlatform:
             return None
         si = th.siginfo()
         return Trap(th, SIGNAL, signo=sig, code=si.si_code, addr=si.si_addr)
-
-
-def _interrupt_handler(signo, frame):
-    """SIGUSR1/SIGALRM: only there to make the CPU's waitpid return EINTR."""
-
-
-class FdWatcher:
-    """Watches host fds (the console) for the virtual CPU from its own thread.
-
-    When one is readable it records it and interrupts the CPU with SIGUSR1,
-    then waits until the CPU has taken it; it re-sends the interrupt every
-    10 ms meanwhile, which closes the window where the signal lands just
-    before the CPU blocks in waitpid.
-    """
-
-    def __init__(self, cpu_ident):
-        self.cpu_ident = cpu_ident
-        self.lock = threading.Lock()
-        self.fds = ()
-        self.ready = []
-        self.taken = threading.Event()
-        self.ack = False
-        self.ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        self.thread = None
-
-    def take(self, fds):
-        """The fds found ready since the last call (and tell the watcher)."""
-        fds = tuple(fds)
-        if fds != self.fds:
-            self.fds = fds
-            self._poke()
-        if self.thread is None and fds:
-            self.thread = threading.Thread(target=self._run, name="fdwatch", daemon=True)
-            self.thread.start()
-        if self.ack:                 # the handlers of the last report have run
-            self.ack = False
-            self.taken.set()
-        if not self.ready:
-            return []
-        with self.lock:
-            ready, self.ready = self.ready, []
-        self.ack = True
-        return [fd for fd in ready if fd in fds]
-
-    def _poke(self):
-        try:
-            os.write(self.ctl_w, b"x")
-        except BlockingIOError:
-            pass
-
-    def _run(self):
-        while True:
-            try:
-                r, _, _ = select.select([self.ctl_r, *self.fds], [], [])
-            except (OSError, ValueError):
-                time.sleep(0.01)
-                continue
-            if self.ctl_r in r:
-                try:
-                    os.read(self.ctl_r, 4096)
-                except BlockingIOError:
-                    pass
-            r = [fd for fd in r if fd != self.ctl_r]
-            if r:
-                self._report(r)
-
-    def _report(self, r):
-        with self.lock:
-            self.ready = r
-        self.taken.clear()
-        while not self.taken.is_set():
-            try:
-                signal.pthread_kill(self.cpu_ident, signal.SIGUSR1)
-            except (ProcessLookupError, OSError):
-                return
-            self.taken.wait(0.01)
-

@@ -9,7 +9,7 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.usercopy import copyin, copyout
-from vkernel.syscalls.table import FD, I32, NR, PTR, U32, U64, syscall
+from vkernel.syscalls.table import FD, I32, NR, U32, U64, syscall
 
 SETFL_MASK = F.O_APPEND | F.O_NONBLOCK | F.O_ASYNC | F.O_DIRECT | F.O_NOATIME
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032

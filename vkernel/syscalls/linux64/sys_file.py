@@ -13,9 +13,8 @@ from vkernel.kernel.file import File
 from vkernel.kernel.kern_fail import fail_point
 from vkernel.kernel.sys_pipe import Pipe, PipeEnd
 from vkernel.kernel.usercopy import copyinstr, copyout
-from vkernel.syscalls.table import FD, I32, I64, NR, PTR, STR, U32, U64, syscall
+from vkernel.syscalls.table import FD, I32, I64, NR, PTR, STR, U32, syscall
 from vkernel.vfs import vfs_syscalls as V
-from vkernel.vfs.vnode import Vattr
 
 OPEN_FLAGS = (F.O_ACCMODE | F.O_CREAT | F.O_EXCL | F.O_NOCTTY | F.O_TRUNC | F.O_APPEND
               | F.O_NONBLOCK | F.O_DSYNC | F.O_ASYNC | F.O_DIRECT | F.O_LARGEFILE

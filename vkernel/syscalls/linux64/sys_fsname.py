@@ -5,7 +5,6 @@ Linux counterparts: fs/namei.c, fs/open.c, fs/d_path.c, fs/utimes.c,
 fs/statfs.c; the work is in vkernel.vfs.vfs_syscalls.
 """
 import struct
-import time
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F

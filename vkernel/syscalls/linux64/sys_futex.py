@@ -5,8 +5,8 @@ import time
 from vkernel.abi.linux import errno as E
 from vkernel.kernel import kern_futex
 from vkernel.kernel.errors import KernelError
-from vkernel.kernel.usercopy import copyin, copyin_i32, copyout
-from vkernel.syscalls.table import I32, NR, PTR, U32, U64, syscall
+from vkernel.kernel.usercopy import copyin_i32, copyout
+from vkernel.syscalls.table import I32, NR, PTR, U32, syscall
 
 from .sys_time import read_timespec
 

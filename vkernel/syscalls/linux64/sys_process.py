@@ -12,7 +12,7 @@ from vkernel.kernel import kern_exec, kern_exit, kern_fork, kern_proc
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.usercopy import (copyin, copyin_ptrs, copyinstr, copyinstr_bytes,
                                      copyout, copyout_i32)
-from vkernel.syscalls.table import FD, I32, I64, JUSTRETURN, NR, PTR, STR, U32, U64, syscall
+from vkernel.syscalls.table import I32, JUSTRETURN, NR, PTR, STR, U32, U64, syscall
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 

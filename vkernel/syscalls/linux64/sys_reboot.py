@@ -10,7 +10,7 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import process as PR
 from vkernel.kernel import kern_shutdown_hooks
 from vkernel.kernel.errors import KernelError
-from vkernel.syscalls.table import I32, NR, PTR, U32, syscall
+from vkernel.syscalls.table import NR, PTR, U32, syscall
 
 _MAGIC2 = (PR.LINUX_REBOOT_MAGIC2, PR.LINUX_REBOOT_MAGIC2A, PR.LINUX_REBOOT_MAGIC2B,
            PR.LINUX_REBOOT_MAGIC2C)

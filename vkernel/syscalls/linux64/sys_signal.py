@@ -169,6 +169,21 @@ def sys_rt_sigreturn(td):
     return JUSTRETURN
 
 
+@syscall(NR.restart_syscall)
+def sys_restart_syscall(td):
+    """Implements Linux restart_syscall(2): resume a call a stop interrupted.
+
+    The call returned -ERESTART_RESTARTBLOCK (kern_sig.RestartBlock); the
+    block is kept in sstate, since a sleep re-runs this handler."""
+    st = td.sstate
+    if "restart" not in st:
+        st["restart"], td.td_restart_block = td.td_restart_block, None
+    block = st["restart"]
+    if block is None:
+        raise KernelError(E.EINTR)
+    return block.fn(td)
+
+
 # -- kill family --------------------------------------------------------------------
 def _cansignal(td, p, sig):
     c = td.lwp_proc.p_ucred

@@ -15,7 +15,7 @@ from vkernel.kernel import kern_sig, kern_proc
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.kern_synch import sched, tsleep
 from vkernel.kernel.usercopy import copyin, copyout
-from vkernel.syscalls.table import I32, NR, PTR, U32, U64, syscall
+from vkernel.syscalls.table import I32, NR, PTR, U32, syscall
 
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 0, 1, 2, 3
 CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME = 4, 5, 6, 7
@@ -96,14 +96,28 @@ def sys_time(td, tloc):
     return t
 
 
-def _sleep_until(td, deadline, rem, monotonic=True):
+def _sleep_until(td, deadline, rem, absolute=False):
+    """hrtimer_nanosleep: sleep until `deadline` (monotonic).  A relative
+    sleep interrupted by a signal is -ERESTART_RESTARTBLOCK: after a stop
+    it goes on to the same deadline (restart_syscall(2)), after a handler
+    it fails with EINTR and the time left goes to `rem`; an absolute one
+    (TIMER_ABSTIME) is -ERESTARTNOHAND and simply runs again."""
     now = time.monotonic()
     if now >= deadline:
         return 0
-    td.sstate["eintr"] = -E.EINTR
-    if rem:
-        td.sstate["rem"] = (rem, deadline)
+    if absolute:
+        td.sstate["eintr"] = -E.ERESTARTNOHAND
+    else:
+        td.sstate["eintr"] = -E.ERESTART_RESTARTBLOCK
+        td.td_restart_block = kern_sig.RestartBlock(
+            lambda t: _sleep_until(t, deadline, rem),
+            lambda t: _copyout_rem(t, rem, deadline))
     tsleep(td, ("nanosleep", td), "nanslp", deadline)
+
+
+def _copyout_rem(td, rem, deadline):
+    if rem:
+        copyout(td, rem, pack_timespec(max(0.0, deadline - time.monotonic())))
 
 
 @syscall(NR.nanosleep, PTR, PTR)
@@ -122,7 +136,7 @@ def sys_clock_nanosleep(td, clk, flags, req, rem):
         now = _clock(clk)
         delta = t - now if flags & TIMER_ABSTIME else t
         td.sstate["deadline"] = time.monotonic() + max(0.0, delta)
-    return _sleep_until(td, td.sstate["deadline"], 0 if flags & TIMER_ABSTIME else rem)
+    return _sleep_until(td, td.sstate["deadline"], rem, absolute=bool(flags & TIMER_ABSTIME))
 
 
 # -- interval timers ------------------------------------------------------------------

@@ -6,7 +6,6 @@ filesystem keeps none, which is what our filesystems do (hostfs uses a
 private xattr for guest ownership, never shown to guests).
 """
 from vkernel.abi.linux import errno as E
-from vkernel.abi.linux import fcntl as F
 from vkernel.kernel import kern_vfs
 from vkernel.kernel.usercopy import copyinstr
 from vkernel.syscalls.table import FD, I32, NR, PTR, STR, U64, syscall
