@@ -49,34 +49,7 @@ static int ktrace(const char *file, int ops, int trpoints, pid_t pid)
     return (int)r;
 }
 
-/* BSD getopt(3)'s diagnostics (musl words them differently), then usage. */
-static void bad_option(int ch)
-{
-    if (ch == ':')
-        warnx("option requires an argument -- %c", optopt);
-    else
-        warnx("illegal option -- %c", optopt);
-    usage();
-}
-
-static int getpoints(const char *s)
-{
-    int facs = 0;
-
-    for (; *s; s++) {
-        switch (*s) {
-        case 'c': facs |= KTRFAC_SYSCALL | KTRFAC_SYSRET; break;
-        case 'n': facs |= KTRFAC_NAMEI; break;
-        case 'i': facs |= KTRFAC_GENIO; break;
-        case 's': facs |= KTRFAC_PSIG; break;
-        case 'u': facs |= KTRFAC_USER; break;
-        case 'w': facs |= KTRFAC_CSW; break;
-        case '+': facs |= DEF_POINTS; break;
-        default: return -1;
-        }
-    }
-    return facs;
-}
+#include "ktrace_subr.h"
 
 static int rpid(const char *p)
 {

@@ -26,7 +26,7 @@ HOST = "HOST$ "
 HOSTNAME = "vkbox"
 TIMEOUT = 60
 BANNER = [r"vkernel \d+\.\d+\.\d+ #0: Python [\d.]+ virtual kernel on Linux \S+ x86_64",
-          r"CPU: .+",
+          r"CPU: [^\r\n]+",
           r"real memory  = 268435456 \(262144K bytes\)",
           r"Virtual CPUs: 1 \(host CPU 0\)"]
 DOWN = ["The system is going down NOW!", "Sent SIGTERM to all processes",

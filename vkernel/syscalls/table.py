@@ -68,22 +68,38 @@ ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 
 def make_invoker(fn, kinds):
-    """Compile `invoke(td, r)` = fn(td, decode_0(r.rdi), ...) for one entry.
+    """Build `invoke(td, r)` = fn(td, decode_0(r.rdi), ...) for one entry.
 
-    Generated once per syscall at registration so the dispatcher's hot path
-    makes one call, with no per-call tuple, zip or list.
+    Made once per syscall at registration, so the dispatcher's hot path
+    makes one call with no per-call tuple, zip or list.  The code is
+    compiled once per argument shape and closed over fn and the decoders.
     """
-    args = []
-    ns = {"fn": fn}
-    for i, kind in enumerate(kinds):
-        if kind.decode is _u64:
+    decoders = tuple(None if k.decode is _u64 else k.decode for k in kinds)
+    shape = tuple(d is None for d in decoders)
+    factory = _factories.get(shape)
+    if factory is None:
+        factory = _factories[shape] = _compile_factory(shape)
+    return factory(fn, *[d for d in decoders if d is not None])
+
+
+_factories = {}
+
+
+def _compile_factory(shape):
+    params, args = ["fn"], []
+    for i, raw in enumerate(shape):
+        if raw:
             args.append(f"r.{ARG_REGS[i]}")
         else:
-            ns[f"d{i}"] = kind.decode
+            params.append(f"d{i}")
             args.append(f"d{i}(r.{ARG_REGS[i]})")
-    src = f"def invoke(td, r):\n    return fn(td{''.join(', ' + a for a in args)})\n"
+    src = (f"def factory({', '.join(params)}):\n"
+           f"    def invoke(td, r):\n"
+           f"        return fn(td{''.join(', ' + a for a in args)})\n"
+           f"    return invoke\n")
+    ns = {}
     exec(src, ns)
-    return ns["invoke"]
+    return ns["factory"]
 
 
 sysent = {}          # Linux number -> Sysent
