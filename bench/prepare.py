@@ -29,6 +29,7 @@ class Setup:
     runstat: str        # compiled bench/c/runstat.c
     cpu: int            # host CPU the vkernel runs its guests on
     env: dict           # environment of every program (child_env with a pycache)
+    workdir: str = ""   # the bench's scratch directory
 
     def run(self, argv, pinned=False):
         """Time argv (through runstat), pinned to self.cpu if asked; must exit 0."""
@@ -105,6 +106,6 @@ def prepare(root=None, workdir=None):
     check_root(root)
     setup = Setup(root=os.path.abspath(root), tracer=compile_c("sysemu_tracer", workdir),
                   runstat=compile_c("runstat", workdir), cpu=vkernel_cpu(),
-                  env=child_env(pycache_dir(workdir)))
+                  env=child_env(pycache_dir(workdir)), workdir=os.path.abspath(workdir))
     setup.run_vkernel("/bin/true")          # fills the pycache; not timed
     return setup

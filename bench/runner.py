@@ -12,11 +12,11 @@ import platform
 import sys
 import time
 
-from . import b_boot, b_cpuloop, b_spawn, b_syscall, report
+from . import b_boot, b_cpuloop, b_disk, b_spawn, b_syscall, report
 from .harness import REPO, BenchError
 from .prepare import prepare
 
-BENCHMARKS = ("syscall", "cpuloop", "spawn", "boot")
+BENCHMARKS = ("syscall", "cpuloop", "spawn", "boot", "disk")
 DEFAULT_JSON = os.path.join(REPO, "bench", "results.json")
 
 # Default sizes at --scale 1.
@@ -25,6 +25,8 @@ N_SYSCALL_TRACER = 200_000
 N_CPULOOP = 1_000_000_000
 N_SPAWN_VKERNEL = 300
 N_SPAWN_NATIVE = 3_000
+N_DISK_MIB = 256
+N_UNTAR_FILES = 3_000
 
 
 def parse_args(argv):
@@ -61,6 +63,9 @@ def run_benchmarks(setup, names, scale, reps, prompt=True):
                                 _scaled(N_SPAWN_NATIVE, scale), reps))
     if "boot" in names:
         figs.update(b_boot.run(setup, reps, prompt=prompt))
+    if "disk" in names:
+        figs.update(b_disk.run(setup, _scaled(N_DISK_MIB, scale),
+                               _scaled(N_UNTAR_FILES, scale), reps))
     return figs
 
 

@@ -177,9 +177,19 @@ def _kernel_child(conf, disks):
     try:
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        _die_with_supervisor()
         status = run_kernel(conf, disks)
     finally:
         os._exit(status)
+
+
+def _die_with_supervisor():
+    """If the supervisor is killed, this kernel goes too (and with it, through
+    PTRACE_O_EXITKILL, every guest): a parent-death SIGKILL."""
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)      # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 def _wait(pid):

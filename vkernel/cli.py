@@ -79,7 +79,7 @@ class Conf:
         if self.command:
             return list(self.command), env
         if self.single:
-            return ["/bin/sh"], env
+            return ["/bin/sh", "-l"], env          # a login shell: /etc/profile
         return ["/sbin/init"], env
 
 

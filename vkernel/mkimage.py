@@ -7,8 +7,8 @@ staged in a temporary directory and written into a fresh image by
 `mke2fs -t ext2 -d STAGING` (e2fsprogs 1.43 or later), with the features
 the vkernel's ext2 driver handles (vkernel/fs/ext2) whatever the host's
 mke2fs.conf says.  Guest ownership does not depend on who runs mkroot:
-everything belongs to root (0:0) except /home/user (1000:1000, the
-unprivileged user of /etc/passwd); mke2fs -d copies host owners, so what
+everything belongs to root (0:0) except mkroot.GUEST_OWNERS (/home/user:
+1000:1000, the unprivileged user of /etc/passwd); mke2fs -d copies host owners, so what
 differs is set afterwards with debugfs's set_inode_field.  The result is
 checked with `e2fsck -fn` and then renamed into place, so a vkernel
 running on an older image keeps its file.
@@ -25,9 +25,7 @@ import tempfile
 
 DEFAULT_SIZE = "512M"
 FEATURES = "none,ext_attr,resize_inode,dir_index,filetype,sparse_super,large_file"
-USER_HOME = "home/user"
-USER_IDS = (1000, 1000)
-DIR_MODES = {"": 0o755, "tmp": 0o1777, "root": 0o700, USER_HOME: 0o755}
+DIR_MODES = {"": 0o755, "tmp": 0o1777, "root": 0o700, "home/user": 0o755}
 SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -68,9 +66,12 @@ def tree_bytes(top):
 
 
 def wanted_owner(rel):
-    """The guest owner of a path relative to the root."""
-    if rel == USER_HOME or rel.startswith(USER_HOME + "/"):
-        return USER_IDS
+    """The guest owner of a path relative to the root (mkroot.GUEST_OWNERS
+    owns its tree; everything else is root's)."""
+    from vkernel.mkroot import GUEST_OWNERS
+    for top, ids in GUEST_OWNERS.items():
+        if rel == top or rel.startswith(top + "/"):
+            return ids
     return (0, 0)
 
 
@@ -92,7 +93,9 @@ def ownership_requests(staging):
             st = os.lstat(path)
             uid, gid = wanted_owner(rel)
             if (st.st_uid, st.st_gid) != (uid, gid):
-                quoted = '"/' + rel.replace('"', '\\"') + '"'
+                if "\n" in rel:
+                    raise ImageError(f"cannot set the owner of {rel!r} (a newline)")
+                quoted = '"/' + rel.replace('"', '""') + '"'     # libss quoting
                 reqs += [f"sif {quoted} uid {uid}", f"sif {quoted} gid {gid}"]
     return reqs
 
@@ -118,7 +121,8 @@ def stage(staging, host_programs, guest_programs):
     from vkernel import mkroot
     mkroot.build(staging, host_programs, guest_programs)
     if os.geteuid() == 0:
-        os.chown(os.path.join(staging, USER_HOME), *USER_IDS)
+        for rel, ids in mkroot.GUEST_OWNERS.items():
+            os.chown(os.path.join(staging, rel), *ids)
     fix_modes(staging)
 
 

@@ -43,7 +43,7 @@ mounted() { grep -q "^[^ ]* $1 " /proc/mounts 2>/dev/null; }
 mounted /proc || mount -t proc proc /proc
 mounted /dev || mount -t devtmpfs devtmpfs /dev
 [ -w /tmp ] || mounted /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp
-hostname -F /etc/hostname
+[ -r /etc/hostname ] && hostname -F /etc/hostname
 : 2>/dev/null > /var/run/utmp
 [ -e /var/log/wtmp ] || : 2>/dev/null > /var/log/wtmp
 exit 0
@@ -212,9 +212,11 @@ GUEST_OWNERS = {"home/user": (1000, 1000)}
 
 
 def set_directory_owners(dest):
-    """Record guest owners as hostfs reads them (see hostfs_meta); a host
-    without user xattrs leaves them root's, with a warning."""
+    """The modes of / and /root, and guest owners recorded as hostfs reads
+    them (see hostfs_meta); a host without user xattrs leaves them root's,
+    with a warning."""
     from vkernel.fs.hostfs import hostfs_meta
+    os.chmod(dest, 0o755)               # DEST may have been made 0700 (mkdtemp)
     os.chmod(os.path.join(dest, "root"), 0o700)
     for rel, (uid, gid) in GUEST_OWNERS.items():
         path = os.path.join(dest, rel)

@@ -13,7 +13,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FIGURES = {"syscall", "syscall_floor", "cpuloop", "spawn", "boot_true", "boot_rss",
-           "boot_prompt"}
+           "boot_prompt", "disk_write", "disk_read", "untar"}
 
 
 def test_bench_harness_produces_ratios(root, tmp_path):

@@ -33,6 +33,7 @@ PROGRAMS = {
     "t_fault": ["segv", "handle"],
     "t_files": ["{dir}"],
     "t_forkstorm": [],
+    "t_fsyncstress": ["{dir}", "3", "4096", "1024"],
     "t_getppid": ["1000"],
     "t_hello": [],
     "t_isolation": ["/nonexistent/vkernel-host-only"],
@@ -156,7 +157,8 @@ def test_cli_builds_named_program(tmp_path):
 
 # ---- every program is deterministic ---------------------------------------
 
-@pytest.mark.parametrize("name", sorted(set(PROGRAMS) - {"t_aio", "ktrace"}))
+# t_fsyncstress leaves its files on purpose (crash tests read them): tested below.
+@pytest.mark.parametrize("name", sorted(set(PROGRAMS) - {"t_aio", "ktrace", "t_fsyncstress"}))
 def test_program_is_deterministic(bins, name, tmp_path):
     args = expand(PROGRAMS[name], tmp_path)
     first = run_ok(bins, name, *args)
@@ -166,6 +168,15 @@ def test_program_is_deterministic(bins, name, tmp_path):
 
 
 # ---- individual programs -------------------------------------------------
+
+def test_fsyncstress_reports_each_durable_file(bins, tmp_path):
+    out = run_ok(bins, "t_fsyncstress", str(tmp_path), "3", "4096", "1024")
+    done = [l.split() for l in out.splitlines() if l.startswith("done ")]
+    assert [d[1] for d in done] == ["f.0", "f.1", "f.2"]
+    for _, name, length, _fnv in done:
+        assert (tmp_path / name).stat().st_size == int(length)
+    assert out.splitlines()[-1] == "finished 3"
+
 
 def test_hello(bins):
     assert run_ok(bins, "t_hello") == "hello, world\n"

@@ -10,8 +10,9 @@ command-line order from vkd0 (the root, when the root is an image; a root
 directory takes no unit and the first image is vkd1).  A disk is attached
 in the supervisor before the kernel forks: the image is opened and locked
 there (exclusive for -r, shared for -R, whose writes stay in memory in a
-CowDevice), so a second vkernel is refused before it boots and the lock
-lasts across reboots.  Block devices have major VKD_MAJOR (240, the first
+CowDevice of the kernel process: a reboot starts again from the image),
+so a second vkernel is refused before it boots and the lock lasts across
+reboots.  Block devices have major VKD_MAJOR (240, the first
 of Linux's local/experimental block majors; block numbers are a space of
 their own, vfs_dev's bdevsw) and minor = unit.
 

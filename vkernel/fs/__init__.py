@@ -5,7 +5,8 @@
     devfs    /dev: null, zero, full, random, urandom and registered devices
     ext2     the ext2 filesystem on a disk image, read-write (ext2_mount)
     procfs   /proc: processes and kernel state, generated when read
-    fs_mountroot.py  the boot-time mounts: hostfs on /, devfs on /dev,
+    fs_mountroot.py  the boot-time mounts: hostfs (or ext2, mounted by
+                     boot.py on the root disk) on /, devfs on /dev,
                      procfs on /proc, /tmp
 
 May import: vkernel.abi, vkernel.kernel.errors, vkernel.kernel.file, vkernel.vfs;

@@ -6,7 +6,7 @@ Layers, each using only the ones above it in this list:
     vfs_cache.py     the name cache: a vnode's parent and name, vn_fullpath
     mount.py         Mount, MountTable (covered vnodes, /proc/mounts)
     namei.py         path -> vnode (FreeBSD vfs_lookup.c, Linux fs/namei.c)
-    vfs_dev.py       character devices by rdev (the cdevsw table)
+    vfs_dev.py       devices by rdev: cdevsw (character), bdevsw (block: disks)
     vfs_bio.py       the buffer cache over block devices (disk image files)
     vfs_vnops.py     VnodeFileOps: an open vnode as a FileOps (vfs_vnops.c)
     vfs_setattr.py   kern_chmod, kern_chown, kern_utimens, kern_truncate, access

@@ -157,8 +157,8 @@ def sys_getdents64(td, fd, buf, count):
             break
         out += rec
         used += 1
+    copyout(td, buf, bytes(out))         # a fault consumes no entry
     fp.dirpos += used
-    copyout(td, buf, bytes(out))
     return len(out)
 
 
@@ -253,7 +253,12 @@ def kern_pipe(td, fds_addr, flags):
     except KernelError:
         fdp.close(rfd)
         raise
-    copyout(td, fds_addr, rfd.to_bytes(4, "little") + wfd.to_bytes(4, "little"))
+    try:
+        copyout(td, fds_addr, rfd.to_bytes(4, "little") + wfd.to_bytes(4, "little"))
+    except KernelError:               # do_pipe2: no descriptor unless the copy succeeded
+        fdp.close(rfd)
+        fdp.close(wfd)
+        raise
     return 0
 
 

@@ -113,7 +113,7 @@ def _mount_ext2(disk, source, flags, data):
     for opt in filter(None, data.split(",")):
         if opt.partition("=")[0] not in EXT2_IGNORED:
             raise KernelError(E.EINVAL)
-    handle = disk.open_disk(readonly=bool(flags & MNT_RDONLY))
+    handle = disk.open_disk()           # writable: MS_RDONLY is the mount's, remount may lift it
     try:
         return ext2_mount(handle, flags=flags, source=source, devno=disk.rdev)
     except BaseException:

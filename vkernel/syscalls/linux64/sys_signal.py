@@ -30,16 +30,16 @@ def sys_rt_sigaction(td, sig, act, oact, sigsetsize):
         raise KernelError(E.EINVAL)
     p = td.lwp_proc
     cur = p.p_sigacts[sig]
-    if oact:
-        copyout(td, oact, S.pack_sigaction(cur.handler, cur.flags, cur.restorer, cur.mask))
-    if act:
+    if act:                           # checked before oact is written, as in do_sigaction
+        a = S.unpack_sigaction(copyin(td, act, 32))
         if sig in (S.SIGKILL, S.SIGSTOP):
             raise KernelError(E.EINVAL)
-        a = S.unpack_sigaction(copyin(td, act, 32))
         new = SigAct(a.sa_handler, a.sa_flags, a.sa_restorer, a.sa_mask & ~S.SIG_UNBLOCKABLE)
         p.p_sigacts[sig] = new
         if kern_sig.sig_ignored(p, sig):
             _discard_pending(p, sig)
+    if oact:
+        copyout(td, oact, S.pack_sigaction(cur.handler, cur.flags, cur.restorer, cur.mask))
     return 0
 
 
@@ -165,8 +165,21 @@ def sys_sigaltstack(td, uss, uoss):
 @syscall(NR.rt_sigreturn)
 def sys_rt_sigreturn(td):
     """Implements Linux rt_sigreturn(2)."""
-    kern_sig.sigreturn(td)
+    try:
+        kern_sig.sigreturn(td)
+    except KernelError:               # an unreadable frame: signal_fault(), SIGSEGV
+        _force_sig(td, S.SIGSEGV)
+        return 0
     return JUSTRETURN
+
+
+def _force_sig(td, sig):
+    """Linux force_sig(): a blocked or ignored sig is reset to its default action."""
+    p = td.lwp_proc
+    if p.p_sigacts[sig].handler == S.SIG_IGN or td.lwp_sigmask & S.sigmask(sig):
+        p.p_sigacts[sig] = SigAct()
+        td.lwp_sigmask &= ~S.sigmask(sig)
+    kern_sig.tdsignal(td, sig, S.siginfo_kill(sig, S.SI_KERNEL))
 
 
 @syscall(NR.restart_syscall)
@@ -203,9 +216,9 @@ def _kill_list(td, pid):
         return [p] if p else None
     if pid == 0:
         return kern_proc.pgrp_procs(td.lwp_proc.p_pgid) or None
-    if pid == -1:
+    if pid == -1:                     # nobody to signal: ESRCH (kill_something_info)
         return [p for p in kern_proc.allproc.values()
-                if p.p_pid > 1 and p is not td.lwp_proc and p.p_stat != SZOMB]
+                if p.p_pid > 1 and p is not td.lwp_proc and p.p_stat != SZOMB] or None
     return kern_proc.pgrp_procs(-pid) or None
 
 
@@ -221,7 +234,7 @@ def sys_kill(td, pid, sig):
         if _cansignal(td, p, sig):
             sent += 1
             kern_sig.psignal(p, sig, _kill_info(td, sig))
-    if procs and not sent:
+    if not sent and pid != -1:        # kill(-1) ignores EPERM from each target
         raise KernelError(E.EPERM)
     return 0
 
