@@ -87,7 +87,9 @@ def stub_child(root, iterations):
     import vkernel.platform.ptrace as P
     from vkernel.cli import main
     if not (hasattr(P, "_ptrace") and hasattr(P, "_waitpid")):
-        sys.exit("bench.profile: vkernel/platform/ptrace.py no longer has _ptrace/_waitpid")
+        sys.exit("bench.profile stub: the CPU now waits through the fused C call in "
+                 "vkernel/platform/fastpath.py (one step() per trap), which this stub "
+                 "mode cannot replace; use `python3 -m bench.profile spy` instead")
     stubs = _Stubs(P, iterations)
     P._ptrace, P._waitpid = stubs.ptrace, stubs.waitpid
     sys.exit(main(["-r", root, "--", GUEST, str(10 * iterations + 10 * WARM)]))

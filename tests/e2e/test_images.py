@@ -474,3 +474,20 @@ def test_sigterm_and_reboot_leave_image_clean(image):
         ["first-boot", "second-boot"]
     assert "Rebooting..." in r.stdout
     assert_clean(image)
+
+
+# -- a kernel panic in the middle of file writes (issue 4) ---------------------------------------
+def test_panic_during_writes_leaves_at_most_an_unclean_image(image):
+    """Writes are going on when the kernel panics (no console: exit 70).
+    The image may be marked not clean, but e2fsck -fn finds nothing else."""
+    script = ("mkdir /w && i=0; while [ $i -lt 200 ]; do "
+              "echo line-$i >> /w/log; dd if=/dev/zero of=/w/f$i bs=4k count=4 2>/dev/null; "
+              "i=$((i+1)); if [ $i -eq 120 ]; then echo 1 > /proc/sys/debug/kdb/panic; fi; "
+              "done; echo survived")
+    r = vk(image, script)
+    assert r.returncode == 70, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "survived" not in r.stdout
+    assert "panic:" in r.stdout + r.stderr
+    assert fs_state(image) in ("clean", "not clean")
+    check = e2fsck(image, "-fn")
+    assert check.returncode == 0, f"e2fsck -fn found problems:\n{check.stdout}{check.stderr}"

@@ -37,6 +37,7 @@ PROGRAMS = {
     "t_getppid": ["1000"],
     "t_hello": [],
     "t_isolation": ["/nonexistent/vkernel-host-only"],
+    "t_jobctl": [],
     "t_ktrace_io": [],
     "t_mmap": ["{dir}"],
     "t_poll": [],

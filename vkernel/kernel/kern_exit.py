@@ -34,7 +34,9 @@ def exit1(p, xstat):
     p.p_lwps.clear()
     p.p_stat = SZOMB
     p.p_xstat = xstat
+    children = list(p.p_children)
     _reparent_children(p)
+    _orphan_pgrps(p, children)
     _release_vfork_parent(p)
     if p.p_pid == 1 and not state["shutting_down"]:
         hooks["halt"](p, xstat)
@@ -78,6 +80,41 @@ def _reparent_children(p):
             from .kern_sig import psignal
             psignal(c, c.p_pdeathsig)
     p.p_children = []
+
+
+# -- orphaned process groups (Linux kill_orphaned_pgrp, POSIX _exit(2)) ---------------
+def _orphan_pgrps(p, children):
+    """A group that p's exit orphans, with a stopped member, gets SIGHUP and
+    SIGCONT: p's own group (p was its link to the session) and its
+    children's groups (reparented to init, outside their session)."""
+    _kill_orphaned_pgrp(p, p.p_pptr, ignored=p)
+    for c in children:
+        if c.p_stat != SZOMB:
+            _kill_orphaned_pgrp(c, p)
+
+
+def _kill_orphaned_pgrp(q, parent, ignored=None):
+    pg = q.p_pgrp
+    if pg is None or parent is None or parent.p_pgrp is pg:
+        return
+    if parent.p_session is not pg.pg_session:
+        return
+    if _will_be_orphaned(pg, ignored) and any(m.p_stat == SSTOP for m in pg.pg_members):
+        from .kern_sig import gsignal
+        gsignal(pg.pg_id, S.SIGHUP)
+        gsignal(pg.pg_id, S.SIGCONT)
+
+
+def _will_be_orphaned(pg, ignored):
+    """No live member but `ignored` has a parent in another group of the
+    session (kern_sig.orphaned, counting only the living)."""
+    for m in pg.pg_members:
+        if m is ignored or m.p_stat == SZOMB:
+            continue
+        par = m.p_pptr
+        if par is not None and par.p_pgrp is not pg and par.p_session is pg.pg_session:
+            return False
+    return True
 
 
 def _release_vfork_parent(p):

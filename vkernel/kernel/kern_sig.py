@@ -44,6 +44,18 @@ def _blocked_by_any(p, sig):
     return any(td.lwp_sigmask & S.sigmask(sig) for td in p.p_lwps.values())
 
 
+def _discarded(p, sig):
+    """Linux sig_ignored() at send time: an ignored signal that no thread
+    blocks is dropped.  SIGCONT's default action is done when it is sent
+    (_continue), so unless caught it is dropped too, waking no sleeper."""
+    act = p.p_sigacts[sig]
+    if sig == S.SIGCONT:
+        ignored = act.handler in (S.SIG_DFL, S.SIG_IGN)
+    else:
+        ignored = sig_ignored(p, sig)
+    return ignored and not _blocked_by_any(p, sig)
+
+
 def _queue(siglists, sig, info):
     q = siglists.setdefault(sig, [])
     if sig >= S.SIGRTMIN or not q:
@@ -64,7 +76,7 @@ def psignal(p, sig, info=None):
     elif S.sigmask(sig) & STOPSIGS:
         p.p_siglist &= ~S.sigmask(S.SIGCONT)
         p.p_siginfo.pop(S.SIGCONT, None)
-    if sig_ignored(p, sig) and sig != S.SIGCONT and not _blocked_by_any(p, sig):
+    if _discarded(p, sig):
         return
     p.p_siglist |= S.sigmask(sig)
     _queue(p.p_siginfo, sig, info)

@@ -10,6 +10,8 @@ and records it on each channel's sleep queue.  `wakeup(chan)` moves the
 sleepers to the run queue, and the dispatcher re-runs the same syscall from
 its start (xv6's sleep-in-a-loop, flattened).  Work a handler must not redo
 after a wakeup lives in `td.sstate`, a dict that lives as long as one syscall.
+An interruptible sleep with a signal already pending is woken at once, as
+by that signal (the signal was posted while the thread ran guest code).
 """
 import heapq
 import itertools
@@ -47,6 +49,8 @@ class SleepQueues:
         if deadline is not None:
             gen = td.td_sleepgen
             self.callout(deadline, lambda: self._timeout(td, gen))
+        if interruptible and _signal_pending(td):
+            self.setrunnable(td, WAKE_SIGNAL)   # posted while td ran: no sleep
         raise Sleep()
 
     def _timeout(self, td, gen):
@@ -119,6 +123,14 @@ class SleepQueues:
         while self.timers and self.timers[0][0] <= now:
             _, _, fn = heapq.heappop(self.timers)
             fn()
+
+
+def _signal_pending(td):
+    """BSD tsleep's PCATCH check (CURSIG before sleeping), Linux's
+    signal_pending(): a signal td does not block was posted while it ran
+    guest code, so nothing will wake it for that signal."""
+    p = td.lwp_proc
+    return bool((td.lwp_siglist | p.p_siglist) & ~td.lwp_sigmask)
 
 
 sched = SleepQueues()

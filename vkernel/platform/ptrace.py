@@ -29,9 +29,6 @@ from .fastpath import load_step
 from .fdwatch import FdWatcher, interrupt_handler
 
 libc = ctypes.CDLL(None, use_errno=True)
-_waitpid = libc.waitpid
-_waitpid.restype = ctypes.c_int
-_waitpid.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 _ptrace = libc.ptrace
 _ptrace.restype = ctypes.c_long
 _ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
@@ -312,7 +309,6 @@ class PtracePlatform:
         self.threads = {}             # host tid -> Thread
         self._early = {}              # tid -> status seen before the tid was known
         self.cpu = cpu
-        self._status = ctypes.c_int()
         self.regsmap = {}             # tid -> Regs, filled by the fused wait
         self.pending = None           # (Thread, Regs): a deferred resume_with
         self._step, self.fastpath = load_step()

@@ -115,8 +115,6 @@ class Tty(LineDiscipline):
         self.disassociate()
 
     def pgsignal(self, sig):
-        import sys as _s; from vkernel.kernel import kern_proc as _kp
-        print(f"DBG pgsignal {sig} pgid {self.t_pgid} members {[ (p.p_pid, p.p_stat) for p in _kp.pgrp_procs(self.t_pgid)]}", file=_s.stderr)
         if self.t_pgid:
             kern_sig.gsignal(self.t_pgid, sig)
 
