@@ -43,9 +43,8 @@ import time
 from . import EXITED, SIGNAL, SYSCALL, PlatformError, Trap
 from .fake_mm import (HOST_CALLS, MAP_PRIVATE, MAP_SHARED, MMAP_BASE, PAGE, PROT_EXEC,
                       PROT_READ, FakeMM)
-from .ptrace import (CLONE_VM, HOST_CLONE, HOST_CLOSE, HOST_EXIT, HOST_MMAP,
-                     HOST_PIDFD_GETFD, HOST_PIDFD_OPEN, STUB_BASE, STUB_SIZE, STUB_SYSCALL,
-                     Regs, SigInfo, stub_elf)
+from .ptrace import (CLONE_VM, HOST_CLONE, HOST_EXIT, STUB_BASE, STUB_SIZE, STUB_SYSCALL,
+                     Regs, SigInfo, SpaceBase, stub_elf)
 
 MASK64 = (1 << 64) - 1
 VSYSCALL = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)
@@ -69,7 +68,7 @@ def _fxsave_default():
     return bytes(fx)
 
 
-class Space:
+class Space(SpaceBase):
     """A guest address space: one fake host process (its FakeMM)."""
 
     def __init__(self, platform, tgid):
@@ -87,33 +86,9 @@ class Space:
     def write(self, addr, data):
         self.mm.write(addr, bytes(data))
 
-    def map_host_fd(self, fd, addr, length, prot, flags, offset):
-        """mmap a kernel-owned host descriptor: pidfd_getfd'd in, mapped, closed
-        (the pages are a copy of the file: writes do not reach it)."""
-        pidfd = self.syscall(HOST_PIDFD_OPEN, self.platform.kernel_pid, 0)
-        if pidfd < 0:
-            return pidfd
-        try:
-            gfd = self.syscall(HOST_PIDFD_GETFD, pidfd, fd, 0)
-        finally:
-            self.syscall(HOST_CLOSE, pidfd)
-        if gfd < 0:
-            return gfd
-        try:
-            return self.syscall(HOST_MMAP, addr, length, prot, flags, gfd, offset)
-        finally:
-            self.syscall(HOST_CLOSE, gfd)
+    def kernel_pid(self):
+        return self.platform.kernel_pid
 
-    def any_thread(self):
-        return next(iter(self.threads.values()))
-
-    def syscall(self, nr, *args):
-        th = self.cur if self.cur is not None and self.cur.tid in self.threads \
-            else self.any_thread()
-        return th.inject(nr, *args)
-
-    def set_current(self, th):
-        self.cur = th
 
     def close(self):
         self.memfd = -1

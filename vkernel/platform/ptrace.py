@@ -109,32 +109,13 @@ def ptrace(req, tid, addr=0, data=0):
     return r
 
 
-class Space:
-    """A guest address space: one host process (its mm) and its memory file."""
+class SpaceBase:
+    """What every platform's address space does through its own injected
+    syscalls (shared by this platform and fake.py)."""
 
-    def __init__(self, platform, tgid):
-        self.platform = platform
-        self.tgid = tgid
-        self.memfd = os.open(f"/proc/{tgid}/mem", os.O_RDWR | os.O_CLOEXEC)
-        self.threads = {}
-        self.cur = None
-
-    def read(self, addr, n):
-        try:
-            data = os.pread(self.memfd, n, addr)
-        except OSError as e:
-            raise PlatformError(errno.EFAULT, f"read {addr:#x}: {e}") from None
-        if len(data) != n:
-            raise PlatformError(errno.EFAULT, f"short read at {addr:#x}")
-        return data
-
-    def write(self, addr, data):
-        try:
-            n = os.pwrite(self.memfd, data, addr)
-        except OSError as e:
-            raise PlatformError(errno.EFAULT, f"write {addr:#x}: {e}") from None
-        if n != len(data):
-            raise PlatformError(errno.EFAULT, f"short write at {addr:#x}")
+    def kernel_pid(self):
+        """The host pid whose descriptors map_host_fd duplicates."""
+        return os.getpid()
 
     def map_host_fd(self, fd, addr, length, prot, flags, offset):
         """mmap a kernel-owned host descriptor into this space.
@@ -143,7 +124,7 @@ class Space:
         pidfd_getfd, mapped, and closed again at once: guests never keep a
         host descriptor.  Returns the raw mmap result (or -errno).
         """
-        pidfd = self.syscall(HOST_PIDFD_OPEN, os.getpid(), 0)
+        pidfd = self.syscall(HOST_PIDFD_OPEN, self.kernel_pid(), 0)
         if pidfd < 0:
             return pidfd
         try:
@@ -170,14 +151,47 @@ class Space:
     def set_current(self, th):
         self.cur = th
 
+
+
+class Space(SpaceBase):
+    """A guest address space: one host process (its mm) and its memory file."""
+
+    def __init__(self, platform, tgid):
+        self.platform = platform
+        self.tgid = tgid
+        self.memfd = os.open(f"/proc/{tgid}/mem", os.O_RDWR | os.O_CLOEXEC)
+        self.threads = {}
+        self.cur = None
+
+    def read(self, addr, n):
+        try:
+            data = os.pread(self.memfd, n, addr)
+        except OSError as e:
+            raise PlatformError(errno.EFAULT, f"read {addr:#x}: {e}") from None
+        if len(data) != n:
+            raise PlatformError(errno.EFAULT, f"short read at {addr:#x}")
+        return data
+
+    def write(self, addr, data):
+        try:
+            n = os.pwrite(self.memfd, data, addr)
+        except OSError as e:
+            raise PlatformError(errno.EFAULT, f"write {addr:#x}: {e}") from None
+        if n != len(data):
+            raise PlatformError(errno.EFAULT, f"short write at {addr:#x}")
+
+
     def close(self):
         if self.memfd >= 0:
             os.close(self.memfd)
             self.memfd = -1
 
     def kill(self):
-        """Destroy the host process and reap all of its threads."""
-        tids = list(self.threads)
+        """Destroy the host process and reap all of its threads.
+
+        The leader is reaped last: waitpid on a thread-group leader waits
+        until every other thread of the group has been reaped."""
+        tids = sorted(self.threads, key=lambda tid: tid == self.tgid)
         try:
             os.kill(self.tgid, signal.SIGKILL)
         except ProcessLookupError:
