@@ -25,7 +25,7 @@ from vkernel.abi.linux import mman as M
 from vkernel.abi.linux.syscalls import NR
 from vkernel.fs.memfs import MemMount
 from vkernel.kernel import (kern_exec, kern_exit, kern_fork, kern_futex, kern_proc,
-                            kern_shutdown, kern_shutdown_hooks, kern_sig, kern_vfs, msgbuf)
+                            kern_shutdown, kern_sig, kern_vfs, msgbuf)
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.file import File
 from vkernel.kernel.kern_descrip import FileDesc
@@ -127,7 +127,7 @@ class FakeKernel:
 
     def __init__(self, memsize=256 << 20):
         global current
-        self._saved = [dict(h) for h in _HOOKED] + [kern_shutdown_hooks.handler]
+        self._saved = [dict(h) for h in _HOOKED] + [kern_shutdown.shutdown_handler]
         reset_state()
         self.platform = FakePlatform()
         self.limit = MemoryLimit(memsize)
@@ -152,7 +152,7 @@ class FakeKernel:
         kern_fork.hooks["start"] = self.cpu.userret
         kern_exec.hooks["log"] = msgbuf.log
         kern_shutdown.hooks["cpu"] = self.cpu
-        kern_shutdown_hooks.handler = self._boot_howto
+        kern_shutdown.shutdown_handler = self._boot_howto
 
     def _init_exit(self, p, xstat):
         self.halted = xstat
@@ -212,7 +212,7 @@ class FakeKernel:
         for hooks, saved in zip(_HOOKED, self._saved):
             hooks.clear()
             hooks.update(saved)
-        kern_shutdown_hooks.handler = self._saved[-1]
+        kern_shutdown.shutdown_handler = self._saved[-1]
         reset_state()
 
     # -- guest memory ---------------------------------------------------------------------

@@ -78,13 +78,12 @@ def test_panic_with_nobody_at_the_console_exits_70(machine, capsys):
 
 
 def test_reboot_command_takes_the_clean_path(machine, monkeypatch):
-    from vkernel.kernel import kern_shutdown_hooks
     seen = []
 
     def handler(how):
         seen.append(how)
         raise Halt(kern_shutdown.EXIT_REBOOT)
-    monkeypatch.setattr(kern_shutdown_hooks, "handler", handler)
+    monkeypatch.setattr(kern_shutdown, "shutdown_handler", handler)
     machine.script("reboot")
     with pytest.raises(Halt):
         kern_shutdown.Debugger("test")

@@ -16,7 +16,7 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 
 from . import (imgact_elf, kern_exec, kern_exit, kern_fork, kern_futex, kern_proc,
-               kern_shutdown, kern_shutdown_hooks, kern_sig, kern_vfs, msgbuf)
+               kern_shutdown, kern_sig, kern_vfs, msgbuf)
 from .errors import KernelError
 from .kern_descrip import FileDesc
 from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, EXIT_RESET, Halt   # noqa: F401  (re-exported)
@@ -113,7 +113,7 @@ class Kernel:
         kern_exit.hooks["futex_wake"] = kern_futex.wake_on_exit
         kern_fork.hooks["start"] = self._start_thread
         kern_exec.hooks["log"] = msgbuf.log
-        kern_shutdown_hooks.handler = self.boot_howto
+        kern_shutdown.shutdown_handler = self.boot_howto
         self._ddb_hooks()
 
     def _ddb_hooks(self):

@@ -336,13 +336,22 @@ sysctl_proc("debug.kdb.trap", lambda: 0, _sysctl_kdb_trap,
 
 
 # -- reboot and halt ------------------------------------------------------------------------------
+shutdown_handler = None      # init_main's boot_howto(how): kill, sync, unmount, leave
+
+
+def clean_shutdown(how):
+    """The system's clean way down, as reboot(2) asks for it: `how` is "halt",
+    "poweroff" (exit 0) or "reboot" (exit 32).  Does not return."""
+    shutdown_handler(how)
+    raise SystemExit(f"clean_shutdown({how}) returned")
+
+
 def boot(howto):
-    """boot(): without RB_NOSYNC, the system's clean shutdown (kill, sync:
-    kern_shutdown_hooks, as reboot(2) does); for RB_DUMP the panic countdown;
-    then halt or reset.  Never returns."""
-    from . import kern_shutdown_hooks
-    if not howto & RB_NOSYNC and kern_shutdown_hooks.handler is not None:
-        kern_shutdown_hooks.boot("halt" if howto & RB_HALT else "reboot")
+    """boot(): without RB_NOSYNC, the system's clean shutdown (kill, sync,
+    as reboot(2) does); for RB_DUMP the panic countdown; then halt or
+    reset.  Never returns."""
+    if not howto & RB_NOSYNC and shutdown_handler is not None:
+        clean_shutdown("halt" if howto & RB_HALT else "reboot")
     if howto & RB_DUMP:
         if not console().interactive:
             raise Halt(EXIT_PANIC)

@@ -8,7 +8,7 @@ supervisor (boot.py) answers by booting a fresh kernel.
 """
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import process as PR
-from vkernel.kernel import kern_shutdown_hooks
+from vkernel.kernel import kern_shutdown
 from vkernel.kernel.errors import KernelError
 from vkernel.syscalls.table import NR, PTR, U32, syscall
 
@@ -26,9 +26,9 @@ def sys_reboot(td, magic1, magic2, cmd, arg):
     if cmd in (PR.LINUX_REBOOT_CMD_CAD_ON, PR.LINUX_REBOOT_CMD_CAD_OFF):
         return 0
     if cmd == PR.LINUX_REBOOT_CMD_RESTART:
-        kern_shutdown_hooks.boot("reboot")
+        kern_shutdown.clean_shutdown("reboot")
     elif cmd == PR.LINUX_REBOOT_CMD_HALT:
-        kern_shutdown_hooks.boot("halt")
+        kern_shutdown.clean_shutdown("halt")
     elif cmd == PR.LINUX_REBOOT_CMD_POWER_OFF:
-        kern_shutdown_hooks.boot("poweroff")
+        kern_shutdown.clean_shutdown("poweroff")
     raise KernelError(E.EINVAL)
