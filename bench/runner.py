@@ -12,11 +12,11 @@ import platform
 import sys
 import time
 
-from . import b_boot, b_cpuloop, b_disk, b_spawn, b_syscall, report
+from . import b_boot, b_cpuloop, b_disk, b_smp, b_spawn, b_syscall, report
 from .harness import REPO, BenchError
 from .prepare import prepare
 
-BENCHMARKS = ("syscall", "cpuloop", "spawn", "boot", "disk")
+BENCHMARKS = ("syscall", "cpuloop", "spawn", "boot", "disk", "smp")
 DEFAULT_JSON = os.path.join(REPO, "bench", "results.json")
 
 # Default sizes at --scale 1.
@@ -27,6 +27,8 @@ N_SPAWN_VKERNEL = 300
 N_SPAWN_NATIVE = 3_000
 N_DISK_MIB = 256
 N_UNTAR_FILES = 3_000
+N_SMP_SYSCALL = 50_000
+N_SMP_LOOP = 300_000_000
 
 
 def parse_args(argv):
@@ -66,6 +68,9 @@ def run_benchmarks(setup, names, scale, reps, prompt=True):
     if "disk" in names:
         figs.update(b_disk.run(setup, _scaled(N_DISK_MIB, scale),
                                _scaled(N_UNTAR_FILES, scale), reps))
+    if "smp" in names:
+        figs.update(b_smp.run(setup, _scaled(N_SMP_SYSCALL, scale), _scaled(N_SMP_LOOP, scale),
+                              reps))
     return figs
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a guest root built once per session, and a way to run vkernel."""
+"""Shared fixtures: a guest root built once per session, a way to run vkernel,
+and `k`, a kernel booted on the fake platform for the unit tests."""
 import os
 import subprocess
 import sys
@@ -35,3 +36,14 @@ def root(tmp_path_factory, guest_bins):
     subprocess.run(vkernel_cmd("mkroot", dest), check=True, cwd=REPO,
                    env=dict(os.environ, PYTHONPATH=REPO), capture_output=True)
     return dest
+
+
+@pytest.fixture
+def k():
+    """A FakeKernel (tests/unit/fakekernel.py, on sys.path in the unit tests
+    that use it); after the test, the fake platform must have seen no errors."""
+    from fakekernel import FakeKernel
+    kern = FakeKernel()
+    yield kern
+    assert not kern.platform.errors
+    kern.shutdown()

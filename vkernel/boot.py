@@ -123,22 +123,23 @@ class Machine:
 
 
 def host_cpus(conf):
-    """Where guests run: -n 1 pins the kernel and every guest to one host CPU
-    (a ptrace stop costs several times less there); -n N lets guest code run
-    on N host CPUs at once (kernel work stays serialised under mp_lock)."""
+    """The host CPU of each virtual CPU: -n N gives N tracer threads, each
+    pinned with its guests to its own host CPU (a ptrace stop costs several
+    times less when tracer and tracee share a CPU); with more virtual CPUs
+    than host CPUs they share them round-robin."""
     from vkernel.syscalls.linux64 import sys_info
     sys_info.NCPUS[0] = conf.ncpus
-    if conf.ncpus == 1:
-        return {"cpu": conf.host_cpu}
     avail = sorted(os.sched_getaffinity(0))
-    return {"cpus": set(avail[:conf.ncpus])}
+    first = conf.host_cpu if conf.host_cpu in avail else avail[0]
+    order = [first] + [c for c in avail if c != first]
+    return [order[i % len(order)] for i in range(conf.ncpus)]
 
 
 def run_kernel(conf, disks=()):
     """Boot one kernel in this process; returns its exit status."""
     machine = Machine(conf, disks)
     atexit.register(machine.console.restore)
-    platform = PtracePlatform(**host_cpus(conf))
+    platform = PtracePlatform(host_cpus(conf))
     kernel = Kernel(conf, platform, machine.console, machine.mountroot)
     kernel.attach_console = machine.attach_console
     signal.signal(signal.SIGTERM, lambda *_: kernel.request_shutdown("SIGTERM"))

@@ -1,9 +1,12 @@
 """The vkernel command line (DragonFly vkernel(7) options; init.c's getopt).
 
-    vkernel [-hdstUvz] [-c file] [-e name=value:...] [-i file] [-I iface] [-l cpulock]
-            [-m size] [-n numcpus] [-p pidfile] [-r root] [-R root] [-- command ...]
+    vkernel [-hdstUvz] [-c file] [-D dumpdir] [-e name=value:...] [-i file] [-I iface]
+            [-l cpulock] [-m size] [-n numcpus] [-p pidfile] [-r root] [-R root]
+            [-- command ...]
     vkernel mkroot [--image [--size SIZE]] [--host PROGRAM ...] DEST
     vkernel syscalls
+    vkernel ps [-acjlwx] [-M core] [-N system] [-p pid]
+    vkernel dmesg [-M core] [-N system]
 
 Usage errors exit 64 (EX_USAGE), fatal setup errors exit 1, pidfile errors 70.
 """
@@ -14,21 +17,24 @@ import os
 import sys
 
 EX_USAGE, EX_SOFTWARE = 64, 70
-GETOPT = "c:hsvztl:m:n:r:R:e:i:p:I:Ud"
+GETOPT = "c:hsvztl:m:n:r:R:e:i:p:I:UdD:"     # DragonFly's, and -D (crash dumps, ours)
 MAXCPU = 16
 
-SHORT_USAGE = """usage: vkernel [-hdstUvz] [-c file] [-e name=value:name=value:...] [-i file]
-               [-I interface[:address1[:address2][/netmask][=mac]]] [-l cpulock]
-               [-m size] [-n numcpus] [-p pidfile] [-r file|dir] [-R file|dir]
+SHORT_USAGE = """usage: vkernel [-hdstUvz] [-c file] [-D dumpdir] [-e name=value:name=value:...]
+               [-i file] [-I interface[:address1[:address2][/netmask][=mac]]]
+               [-l cpulock] [-m size] [-n numcpus] [-p pidfile] [-r file|dir] [-R file|dir]
                [-- command [arg ...]]
        vkernel mkroot [--image [--size SIZE]] [--host PROGRAM ...] DEST
        vkernel syscalls
+       vkernel ps [-acjlwx] [-M core] [-N system] [-p pid]
+       vkernel dmesg [-M core] [-N system]
 """
 
 LONG_USAGE = SHORT_USAGE + """
 Arguments:
 \t-c\tSpecify a readonly CD-ROM image file to be used by the kernel (not supported).
 \t-d\tDisable hardware pagetable (accepted, no effect).
+\t-D\tWrite a crash dump (vmcore.N) into this directory on a panic.
 \t-e\tSpecify an environment to be used by the kernel (init's environment).
 \t-h\tThis list of options.
 \t-i\tSpecify a memory image file (accepted, no effect).
@@ -68,6 +74,7 @@ class Conf:
     interfaces: list = dataclasses.field(default_factory=list)
     cpulock: str = "any"
     host_cpu: int = 0
+    dumpdir: str = ""                   # -D: crash dumps on panic go here (vkernel/kvm)
 
     @property
     def root(self):
@@ -139,6 +146,8 @@ def _option(conf, opt, val):
         conf.interfaces.append(val)
     elif opt == "-l":
         conf.cpulock = val
+    elif opt == "-D":
+        conf.dumpdir = val
     elif opt == "-h":
         raise UsageError("-h")
 
@@ -198,6 +207,9 @@ def main(argv=None):
     if argv[:1] == ["syscalls"]:
         from .syscalls import listing
         return listing.main(argv[1:])
+    if argv[:1] in (["ps"], ["dmesg"]):            # read a vkernel's memory (libkvm)
+        from .kvm import dmesg, ps
+        return (ps if argv[0] == "ps" else dmesg).main(argv[1:])
     try:
         conf = parse(argv)
     except UsageError as e:

@@ -16,16 +16,12 @@ import sys
 import pexpect
 
 from conftest import REPO
+from hostshell import clean
 
 TIMEOUT = 120                   # per expect: the machine is shared and slow
 JOB_CONTROL_ERRORS = ("can't set tty process group", "can't access tty",
                       "no job control", "cannot set terminal process group",
                       "Traceback (most recent call last)")
-
-
-def clean(text):
-    """Terminal output as lines: no carriage returns, no escape sequences."""
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")
 
 
 class GuestShell:

@@ -17,62 +17,18 @@ import sys
 import termios
 import time
 
-import pexpect
 import pytest
 
 from conftest import REPO, vkernel_cmd
+from hostshell import HostShell, children, clean
 
-HOST = "HOST$ "
 HOSTNAME = "vkbox"
-TIMEOUT = 60
 BANNER = [r"vkernel \d+\.\d+\.\d+ #0: Python [\d.]+ virtual kernel on Linux \S+ x86_64",
           r"CPU: [^\r\n]+",
           r"real memory  = 268435456 \(262144K bytes\)",
           r"Virtual CPUs: 1 \(host CPU 0\)"]
 DOWN = ["The system is going down NOW!", "Sent SIGTERM to all processes",
         "Sent SIGKILL to all processes"]
-
-
-def parents():
-    """{pid: parent pid} of every live process (from /proc)."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    return parent
-
-
-def children(pid):
-    return [c for c, pp in parents().items() if pp == pid]
-
-
-def descendants(pid):
-    """Every live process below pid."""
-    parent = parents()
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out += kids
-        todo += kids
-    return out
-
-
-def comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def clean(text):
-    """Terminal output as lines: no carriage returns, no escape sequences."""
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")
 
 
 @pytest.fixture(scope="module")
@@ -86,28 +42,17 @@ def boot_root(tmp_path_factory):
     return dest
 
 
-class Console:
+class Console(HostShell):
     """A host shell in a pty; the vkernel runs in it as a foreground job."""
 
     def __init__(self, env=None):
-        e = dict(os.environ, PS1=HOST, TERM="dumb", PYTHONPATH=REPO)
-        e.update(env or {})
-        self.c = pexpect.spawn("/bin/sh", env=e, cwd=REPO, encoding="utf-8",
-                               timeout=TIMEOUT, dimensions=(40, 200))
-        self.c.expect_exact(HOST)
-        self.stty = self.host("stty -g")
+        super().__init__(env)
         self.modes = self.terminal_modes()
         self.vk_pid = None
 
     def terminal_modes(self):
         """The pty's termios as seen from its master side."""
         return termios.tcgetattr(self.c.child_fd)
-
-    def host(self, cmd):
-        self.c.sendline(cmd)
-        self.c.expect_exact(cmd)
-        self.c.expect_exact(HOST)
-        return self.c.before.strip()
 
     def boot(self, *args):
         """Start `vkernel ARGS`; returns the supervisor's pid."""
@@ -138,23 +83,6 @@ class Console:
         self.c.expect_exact(prompt)
         lines = clean(self.c.before).split("\n")
         return [ln for ln in lines if ln.strip() and ln.strip() != cmd]
-
-    def stubs(self):
-        """The guest processes (host processes started from the kernel's stub)."""
-        return [p for p in descendants(self.c.pid) if comm(p).startswith("memfd:vkernel")]
-
-    def back_at_host(self, status):
-        """The vkernel has exited with `status`; terminal and processes as before."""
-        self.c.expect_exact(HOST)
-        assert self.host("echo status=$?") == f"status={status}"
-        assert self.host("stty -g") == self.stty
-        deadline = time.monotonic() + 10
-        while self.stubs() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not self.stubs()
-
-    def close(self):
-        self.c.close(force=True)
 
 
 def _cmdline(pid):

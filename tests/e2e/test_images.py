@@ -12,7 +12,6 @@ image back to clean.  Also: the lock (a second vkernel is refused), -R
 reaching the image while the vkernel runs, corrupt and unsupported images
 (a message and exit status 1, never a traceback).
 """
-import hashlib
 import os
 import re
 import shutil
@@ -25,64 +24,14 @@ import pexpect
 import pytest
 
 from conftest import REPO, run_vk, vkernel_cmd
+from e2fs import (assert_clean, cat, debugfs, e2fsck, fs_state, fsck, istat, md5_file, mkfs,
+                  names)
 
 ENV = dict(os.environ, PYTHONPATH=REPO)
 BOOT_TIMEOUT = 120
 
 
 # -- host-side helpers ------------------------------------------------------------------------
-def e2fsck(img, *flags):
-    return subprocess.run(["e2fsck", *flags, img], capture_output=True, text=True)
-
-
-def assert_clean(img):
-    r = e2fsck(img, "-fn")
-    assert r.returncode == 0, f"e2fsck -fn found problems:\n{r.stdout}{r.stderr}"
-    assert fs_state(img) == "clean"
-
-
-def fs_state(img):
-    out = subprocess.run(["dumpe2fs", "-h", img], capture_output=True, text=True).stdout
-    return re.search(r"Filesystem state:\s+(.*)", out).group(1).strip()
-
-
-def debugfs(img, request):
-    r = subprocess.run(["debugfs", "-R", request, img], capture_output=True, text=True)
-    return r.stdout
-
-
-def istat(img, path):
-    """debugfs's view of one inode: type, mode, uid, gid, size, links (None if absent)."""
-    out = debugfs(img, f'stat "{path}"')
-    m = re.search(r"Inode: (\d+)\s+Type: (\S+)\s+Mode:\s+(\d+)", out)
-    if m is None:
-        return None
-    owner = re.search(r"User:\s+(\d+)\s+Group:\s+(\d+).*?Size: (\d+)", out)
-    links = re.search(r"Links: (\d+)", out)
-    return {"ino": int(m.group(1)), "type": m.group(2), "mode": int(m.group(3), 8),
-            "uid": int(owner.group(1)), "gid": int(owner.group(2)),
-            "size": int(owner.group(3)), "links": int(links.group(1)), "raw": out}
-
-
-def cat(img, path):
-    return debugfs(img, f'cat "{path}"')
-
-
-def names(img, path):
-    """The entries of a directory (without . and ..), from debugfs ls -p."""
-    out = debugfs(img, f'ls -p "{path}"')
-    ents = [line.split("/")[5] for line in out.splitlines() if line.startswith("/")]
-    return sorted(e for e in ents if e not in (".", ".."))
-
-
-def md5_file(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def vk(img, script, args=(), timeout=BOOT_TIMEOUT):
     """Run a shell script as pid 1 on image `img`; the CompletedProcess (text)."""
     r = run_vk(img, "/bin/sh", "-c", script, args=args, timeout=timeout)
@@ -137,10 +86,7 @@ def image(template, tmp_path):
 @pytest.fixture
 def data_image(tmp_path):
     """An empty 64 MiB ext2 image made by mke2fs (1 KiB blocks)."""
-    dest = str(tmp_path / "data.img")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", dest, "64M"],
-                   check=True, capture_output=True)
-    return dest
+    return mkfs(str(tmp_path / "data.img"), "64M", 1024)
 
 
 # -- the image mkroot builds -----------------------------------------------------------------------
@@ -225,10 +171,10 @@ def test_clean_exit_then_debugfs_sees_everything(image, tmp_path):
     assert cat(image, "/t/appended") == "abcdefg"
     assert cat(image, "/t/truncated") == "\0" * 1000
     assert cat(image, "/t/after") == "moved\n"
-    assert 'Fast link dest: "created"' in istat(image, "/t/fastlink")["raw"]
+    assert 'Fast link dest: "created"' in istat(image, "/t/fastlink")["text"]
     many = names(image, "/t/many")
     assert len(many) == 10000 and many == sorted(f"f{i}" for i in range(10000))
-    sparse = istat(image, "/t/sparse")["raw"]      # one data block, its two indirect blocks
+    sparse = istat(image, "/t/sparse")["text"]      # one data block, its two indirect blocks
     assert "(1220):" in sparse and "TOTAL: 3\n" in sparse, sparse
     dumped = str(tmp_path / "big")
     debugfs(image, f"dump /t/big {dumped}")
@@ -489,5 +435,5 @@ def test_panic_during_writes_leaves_at_most_an_unclean_image(image):
     assert "survived" not in r.stdout
     assert "panic:" in r.stdout + r.stderr
     assert fs_state(image) in ("clean", "not clean")
-    check = e2fsck(image, "-fn")
-    assert check.returncode == 0, f"e2fsck -fn found problems:\n{check.stdout}{check.stderr}"
+    rc, out = fsck(image)
+    assert rc == 0, f"e2fsck -fn found problems:\n{out}"

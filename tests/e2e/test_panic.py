@@ -8,73 +8,28 @@ switched back on), looks around with ddb's commands, and leaves with
 process left behind.  The guest shell runs `set +m` first: job control is
 not what these tests are about.
 """
-import os
 import re
 import sys
-import time
 
-import pexpect
 import pytest
 
-from conftest import REPO, run_vk
+from conftest import run_vk
+from hostshell import HostShell, clean
 
-HOST = "HOST$ "
 GUEST = "guest> "
 PROMPT = "db> "
-TIMEOUT = 60
 
 
-def descendants(pid):
-    """Every live process below pid (from /proc)."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out += kids
-        todo += kids
-    return out
-
-
-def clean(text):
-    """Terminal output as lines: no carriage returns, no escape sequences."""
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")
-
-
-def comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-class Session:
+class Session(HostShell):
     """A host shell in a pty, from which the vkernel is booted."""
 
     def __init__(self, root):
-        env = dict(os.environ, PS1=HOST, TERM="dumb", PYTHONPATH=REPO)
-        self.c = pexpect.spawn("/bin/sh", env=env, cwd=REPO, encoding="utf-8",
-                               timeout=TIMEOUT, dimensions=(40, 200))
-        self.c.expect_exact(HOST)
-        self.stty = self.host("stty -g")
+        super().__init__()
         self.root = root
 
-    def host(self, cmd):
-        self.c.sendline(cmd)
-        self.c.expect_exact(cmd)
-        self.c.expect_exact(HOST)
-        return self.c.before.strip()
-
-    def boot(self):
-        self.c.sendline(f"{sys.executable} -m vkernel -r {self.root} -s")
+    def boot(self, *options):
+        self.c.sendline(" ".join([sys.executable, "-m", "vkernel", "-r", self.root, *options,
+                                  "-s"]))
         self.c.expect_exact("built-in shell")
         self.c.expect_exact("# ")
         self.guest("set +m; PS1='gu''est> '")
@@ -93,27 +48,17 @@ class Session:
             lines.pop(0)
         return "\n".join(lines)
 
-    def stubs(self):
-        return [p for p in descendants(self.c.pid) if comm(p).startswith("memfd:vkernel")]
-
     def reset(self):
         """ddb's reset: back at the host shell, status 71, nothing left."""
         stubs = self.stubs()
         assert stubs, "no guest process to check"
         self.c.sendline("reset")
         self.c.expect_exact("cpu reset, exiting vkernel")
-        self.c.expect_exact(HOST)
-        assert self.host("echo status=$?") == "status=71"
-        assert self.host("stty -g") == self.stty
-        deadline = time.monotonic() + 10
-        while any(os.path.exists(f"/proc/{p}") for p in stubs) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [p for p in stubs if os.path.exists(f"/proc/{p}")]
-        assert not self.stubs()
+        self.back_at_host(71, seen=stubs)
 
     def close(self):
         self.c.sendline("exit")
-        self.c.close(force=True)
+        super().close()
 
 
 @pytest.fixture
@@ -125,7 +70,7 @@ def session(root):
 
 REPORT = [
     r"Fatal trap 12: page fault while in kernel mode",
-    r"mp_lock = 00000001; cpuid = 0",
+    r"mp_lock = 00000001; cpuid = (\d)",
     r"fault virtual address   = 0x0",
     r"fault code              = supervisor read, page not present",
     r"instruction pointer     = 0x1f:0x[0-9a-f]+",
@@ -135,14 +80,15 @@ REPORT = [
     r"current process         = (\d+) \((\w+)\)",
     r"current thread          = pri 6 <- SMP: XXX",
     r"kernel: type 12 trap, code=4",
-    r"CPU0 stopping CPUs: 0x00000000",
+    r"CPU(\d) stopping CPUs: 0x(\d{8})",
     r" stopped",
     r"Stopped at      (\w+\+0x[0-9a-f]+): +(.*)",
 ]
 
 
-def fatal_report(s, command):
-    """Type command in the guest; it must end in the fatal-trap report and db>."""
+def fatal_report(s, command, cpu=0, others=0):
+    """Type command in the guest; it must end in the fatal-trap report and db>,
+    from CPU `cpu` stopping the CPUs of mask `others`."""
     s.c.sendline(command)
     s.c.expect_exact(PROMPT)
     text = clean(s.c.before)
@@ -150,6 +96,8 @@ def fatal_report(s, command):
     for pattern, line in zip(REPORT, lines):
         assert re.fullmatch(pattern, line), (pattern, line)
     assert len(lines) == len(REPORT)
+    assert re.fullmatch(REPORT[1], lines[1]).group(1) == str(cpu)
+    assert re.fullmatch(REPORT[11], lines[11]).groups() == (str(cpu), f"{others:08x}")
     pid, name = re.fullmatch(REPORT[8], lines[8]).groups()
     where, source = re.fullmatch(REPORT[-1], lines[-1]).groups()
     return int(pid), name, where, source
@@ -260,15 +208,19 @@ def test_panic_continue_reboots_after_the_countdown(session):
     s.reset()
 
 
-def test_the_seeds_ktrace_panic(session):
+@pytest.mark.parametrize("ncpus", [1, 2])
+def test_the_seeds_ktrace_panic(session, ncpus):
     """The seed: t_aio fails, then `ktrace -c ./t_aio` with ktrace.out present
-    and the 2009 bug switched on is a NULL dereference in ktrace_clear_callback."""
+    and the 2009 bug switched on is a NULL dereference in ktrace_clear_callback.
+    With two CPUs, as in the seed, ktrace runs on CPU 1 (the shell is busy on
+    CPU 0 when it forks) and ddb reports `cpuid = 1`, stopping CPU 0."""
     s = session
-    s.boot()
+    s.boot("-n", str(ncpus))
     s.guest("cd /tmp && cp /usr/local/bin/t_aio . && touch ktrace.out")
     assert "aio_read: Function not implemented" in s.guest("./t_aio")
     s.guest("echo 1 > /proc/sys/debug/ktrace_clear_bug")
-    pid, name, where, source = fatal_report(s, "ktrace -c ./t_aio")
+    cpu, others = (0, 0) if ncpus == 1 else (1, 1)
+    pid, name, where, source = fatal_report(s, "ktrace -c ./t_aio", cpu, others)
     assert name == "ktrace"
     assert where.startswith("ktrace_clear_callback+0x")
     assert "p.p_tracenode.kn_vp" in source
@@ -291,6 +243,8 @@ def test_the_seeds_ktrace_panic(session):
     ps = s.ddb("ps")
     assert re.search(rf"^ +{pid} 0x[0-9a-f]+ .* ktrace$", ps, re.M)
     assert re.search(rf"^ +{untraced} ", ps, re.M)
+    assert re.search(rf"^CURCPU {cpu} CURTHREAD 0x[0-9a-f]+ \({pid}\)$", ps, re.M)
+    assert len(re.findall(r"^cpu \d curthread ", ps, re.M)) == ncpus
     assert f"Process {pid} (ktrace)" in s.ddb(f"show proc {pid}")
     assert "/dev/console" in s.ddb(f"show files {pid}")
     s.reset()

@@ -42,6 +42,7 @@ PROGRAMS = {
     "t_mmap": ["{dir}"],
     "t_poll": [],
     "t_signals": [],
+    "t_smp": [],
     "t_spawn": ["3", "/bin/true"],
     "t_threads": [],
     "t_time": [],

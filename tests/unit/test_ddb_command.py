@@ -11,7 +11,7 @@ machine = machine_fixture()
 HELP = ("print       p           examine     x           search      set\n"
         "continue    c           trace       where       bt          call\n"
         "show        ps          reset       frame       panic       reboot\n"
-        "kill\n")
+        "kill        dump\n")
 
 
 def out_after(text, command):

@@ -18,7 +18,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import debugfs, mkfs, mount, read, write  # noqa: E402
+from e2fs import istat, mkfs  # noqa: E402
+from test_ext2_helpers import mount, read, write  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.fs.ext2 import ext2_disklayout as D  # noqa: E402
@@ -98,7 +99,14 @@ class Image:
 
 
 def ino_of(img, path):
-    return int(debugfs(img, f"stat {path}").split()[1])
+    return istat(img, path)["ino"]
+
+
+def dir_block(img, path):
+    """(Image, number and contents of the first block of directory `path`)."""
+    im = Image(img)
+    blk = im.inode(ino_of(img, path)).i_block[0]
+    return im, blk, im.block(blk)
 
 
 def logged(since):
@@ -119,6 +127,14 @@ def eio(fn, *args):
         fn(*args)
     assert exc.value.errno == E.EIO, exc.value
     return logged(mark)
+
+
+def stat_eio(img, path):
+    """Mount img: stat of `path` fails with EIO; unmount.  The log lines."""
+    mnt, ctx = mount(img)
+    log = eio(V.kern_statat, ctx, ctx.root, path)
+    mnt.unmount()
+    return log
 
 
 @pytest.fixture
@@ -217,47 +233,32 @@ def test_ext2_bad_directory_entries_give_eio(img):
 
 
 def test_ext2_entry_inode_out_of_range(img):
-    im = Image(img)
-    blk = im.inode(ino_of(img, "/a")).i_block[0]
-    data = im.block(blk)
+    im, blk, data = dir_block(img, "/a")
     off = 12 + 12                                   # after '.' and '..' (min rec_len)
     struct.pack_into("<I", data, off, 10_000_000)
     im.set_block(blk, data)
-    mnt, ctx = mount(img)
-    assert "inode out of bounds" in eio(V.kern_statat, ctx, ctx.root, "/a/b")
-    mnt.unmount()
+    assert "inode out of bounds" in stat_eio(img, "/a/b")
 
 
 def test_ext2_entry_naming_a_reserved_or_free_inode(img):
-    im = Image(img)
-    blk = im.inode(ino_of(img, "/a")).i_block[0]
-    data = im.block(blk)
+    im, blk, data = dir_block(img, "/a")
     struct.pack_into("<I", data, 24, 5)             # a reserved inode
     im.set_block(blk, data)
-    mnt, ctx = mount(img)
-    assert "bad inode number" in eio(V.kern_statat, ctx, ctx.root, "/a/b")
-    mnt.unmount()
+    assert "bad inode number" in stat_eio(img, "/a/b")
     struct.pack_into("<I", data, 24, 200)           # never allocated
     im.set_block(blk, data)
-    mnt, ctx = mount(img)
-    assert "deleted inode" in eio(V.kern_statat, ctx, ctx.root, "/a/b")
-    mnt.unmount()
+    assert "deleted inode" in stat_eio(img, "/a/b")
 
 
 def test_ext2_directory_loops_are_refused(img):
-    im = Image(img)
-    bino = ino_of(img, "/a/b")
-    blk = im.inode(bino).i_block[0]
-    data = im.block(blk)
+    im, blk, data = dir_block(img, "/a/b")
     dot = D.rec_len_of(1)
     rest = 1024 - dot - D.rec_len_of(2)
     struct.pack_into("<IHBB5s", data, dot + D.rec_len_of(2), ino_of(img, "/a"), rest, 5,
                      2, b"loop!")                   # /a/b/loop! -> /a
     struct.pack_into("<H", data, dot + 4, D.rec_len_of(2))
     im.set_block(blk, data)
-    mnt, ctx = mount(img)
-    assert "loop" in eio(V.kern_statat, ctx, ctx.root, "/a/b/loop!/b")
-    mnt.unmount()
+    assert "loop" in stat_eio(img, "/a/b/loop!/b")
 
 
 def test_ext2_block_pointers_out_of_range(img):

@@ -6,14 +6,14 @@ written.  Whatever the moment, every file fsync()ed before it must be
 intact, and `e2fsck -fy` must bring the image back to clean.
 """
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import debugfs, fsck, mkfs, superblock, write  # noqa: E402
+from e2fs import debugfs, e2fsck, fsck, mkfs, superblock  # noqa: E402
+from test_ext2_helpers import write  # noqa: E402
 from test_vfs_helpers import Ctx  # noqa: E402
 
 from vkernel.fs.ext2 import ext2_mount  # noqa: E402
@@ -63,7 +63,7 @@ def test_ext2_killed_vkernel_fsck_repairs_and_fsynced_files_survive(tmp_path, bu
     dev.close()                                     # no unmount: the kernel died
     if budget >= 2:
         assert superblock(img)["Filesystem state"] != "clean"
-    r = subprocess.run(["e2fsck", "-fy", img], capture_output=True, text=True)
+    r = e2fsck(img, "-fy")
     assert r.returncode in (0, 1), r.stdout
     rc, out = fsck(img)
     assert rc == 0, out

@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import (assert_clean, mkfs, mount, read, snapshot,  # noqa: E402
-                               write)
+from e2fs import assert_clean, mkfs  # noqa: E402
+from test_ext2_helpers import mount, read, snapshot, write  # noqa: E402
 from test_vfs_helpers import Ctx  # noqa: E402
 
 from vkernel.abi.linux import fcntl as F  # noqa: E402

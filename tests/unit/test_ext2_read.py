@@ -16,8 +16,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import (assert_clean, debugfs, mkfs, mount, read,  # noqa: E402
-                               snapshot, superblock)
+from e2fs import assert_clean, debugfs, mkfs, superblock  # noqa: E402
+from test_ext2_helpers import mount, read, snapshot  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.kernel.errors import KernelError  # noqa: E402

@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import (assert_clean, debugfs, dstat, mkfs, mount,  # noqa: E402
-                               read, snapshot, superblock, write)
+from e2fs import assert_clean, debugfs, istat, md5_file, mkfs, superblock  # noqa: E402
+from test_ext2_helpers import mount, read, snapshot, write  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import fcntl as F  # noqa: E402
@@ -73,17 +73,24 @@ def workload(ctx, bsize):
     V.kern_utimens(ctx, r, "/a/f", (1_000_000_000, 123_456_789), (1_234_567_890, 5))
 
 
-@pytest.mark.parametrize("bsize,rev", GEOMETRIES)
-def test_ext2_workload_fsck_clean_and_stable(tmp_path, bsize, rev):
-    img = mkfs(str(tmp_path / "img"), "16M", bsize, rev)
-    mnt, ctx = mount(img)
-    workload(ctx, bsize)
+def assert_remount_same(img, mnt, ctx):
+    """Unmount: e2fsck finds the image clean, and mounting it again shows
+    the same tree (unmounted again at the end).  Returns that tree."""
     before = snapshot(ctx)
     mnt.unmount()
     assert_clean(img)
     mnt, ctx = mount(img)
     assert snapshot(ctx) == before
     mnt.unmount()
+    return before
+
+
+@pytest.mark.parametrize("bsize,rev", GEOMETRIES)
+def test_ext2_workload_fsck_clean_and_stable(tmp_path, bsize, rev):
+    img = mkfs(str(tmp_path / "img"), "16M", bsize, rev)
+    mnt, ctx = mount(img)
+    workload(ctx, bsize)
+    before = assert_remount_same(img, mnt, ctx)
     assert_clean(img)
     mnt, ctx = mount(img, readonly=True)
     assert snapshot(ctx) == before
@@ -97,29 +104,29 @@ def test_ext2_workload_seen_by_debugfs(tmp_path):
     workload(ctx, bsize)
     data = read(ctx, "/c/b-moved/big")
     mnt.unmount()
-    f = dstat(img, "/a/f")
+    f = istat(img, "/a/f")
     assert (f["type"], f["mode"], f["uid"], f["gid"], f["size"], f["links"]) == \
         ("regular", 0o4710, 1001, 2002, 23, 2)
     assert "mtime: 0x499602d2:00000014" in f["text"]        # 1234567890 s, 5 ns
     assert debugfs(img, "cat /c/hard1") == "first line\nsecond line\n"
-    big = dstat(img, "/c/b-moved/big")
+    big = istat(img, "/c/b-moved/big")
     assert big["size"] == 20 * bsize
     assert data == (bytes(range(256)) * 200)[:13 * bsize + 17] + bytes(7 * bsize - 17)
-    assert dstat(img, "/a/shrink")["size"] == 5
-    assert "Blockcount: 2" in dstat(img, "/a/shrink")["text"]
-    assert dstat(img, "/c/victim")["size"] == len(b"replacement")
-    assert dstat(img, "/c/emptydir")["links"] == 2
-    assert dstat(img, "/c/b-moved")["links"] == 2          # x2 is the file now
-    assert dstat(img, "/x2")["type"] == "directory"
-    assert dstat(img, "/c")["links"] == 4                  # ., .., b-moved, emptydir
-    assert dstat(img, "/")["links"] == 7
-    assert "Fast link dest: \"b/big\"" in dstat(img, "/a/fast")["text"]
-    slow = dstat(img, "/a/slow")
+    assert istat(img, "/a/shrink")["size"] == 5
+    assert "Blockcount: 2" in istat(img, "/a/shrink")["text"]
+    assert istat(img, "/c/victim")["size"] == len(b"replacement")
+    assert istat(img, "/c/emptydir")["links"] == 2
+    assert istat(img, "/c/b-moved")["links"] == 2          # x2 is the file now
+    assert istat(img, "/x2")["type"] == "directory"
+    assert istat(img, "/c")["links"] == 4                  # ., .., b-moved, emptydir
+    assert istat(img, "/")["links"] == 7
+    assert "Fast link dest: \"b/big\"" in istat(img, "/a/fast")["text"]
+    slow = istat(img, "/a/slow")
     assert (slow["size"], slow["uid"], slow["gid"]) == (201, 70000, 80000)
-    null = dstat(img, "/tmp/null")["text"]
+    null = istat(img, "/tmp/null")["text"]
     assert "character special" in null and "Device major/minor number: 01:03" in null
-    assert "Device major/minor number: 259:70000" in dstat(img, "/tmp/bigdev")["text"]
-    assert dstat(img, "/tmp/fifo")["type"] == "FIFO"
+    assert "Device major/minor number: 259:70000" in istat(img, "/tmp/bigdev")["text"]
+    assert istat(img, "/tmp/fifo")["type"] == "FIFO"
     listed = {line.split()[-1] for line in debugfs(img, "ls -l /tmp").splitlines()
               if line.strip()}
     assert {"n1", "n2", "fifo", "null"} <= listed and "n0" not in listed
@@ -222,7 +229,7 @@ def test_ext2_100_mib_file(tmp_path):
     del fp
     mnt.unmount()
     assert_clean(img)
-    st = dstat(img, "/big")
+    st = istat(img, "/big")
     assert st["size"] == 100 << 20
     mnt, ctx = mount(img, readonly=True)
     for i in (0, 1, 57, 99):
@@ -247,12 +254,12 @@ def test_ext2_sparse_file_beyond_2_gib(tmp_path, bsize, rev):
     sb = superblock(img)
     assert "large_file" in sb["Filesystem features"]
     assert sb["Filesystem revision #"].startswith("1")
-    assert dstat(img, "/sparse")["size"] == (3 << 30) + 12349
+    assert istat(img, "/sparse")["size"] == (3 << 30) + 12349
     mnt, ctx = mount(img)
     V.kern_truncate(ctx, ctx.root, "/sparse", 5 << 20)
     mnt.unmount()
     assert_clean(img)
-    assert dstat(img, "/sparse")["size"] == 5 << 20
+    assert istat(img, "/sparse")["size"] == 5 << 20
 
 
 def test_ext2_file_size_limit(tmp_path):
@@ -277,12 +284,7 @@ def test_ext2_feature_variants(tmp_path, opts):
     mnt, ctx = mount(img)
     workload(ctx, 1024)
     write(ctx, "/spread", b"q" * (12 << 20))     # crosses several groups
-    before = snapshot(ctx)
-    mnt.unmount()
-    assert_clean(img)
-    mnt, ctx = mount(img)
-    assert snapshot(ctx) == before
-    mnt.unmount()
+    assert_remount_same(img, mnt, ctx)
 
 
 @pytest.mark.parametrize("bsize", [8192, 65536])
@@ -291,12 +293,7 @@ def test_ext2_larger_block_sizes(tmp_path, bsize):
     img = mkfs(str(tmp_path / "img"), "128M", bsize, 1, opts=("-N", "4096"))
     mnt, ctx = mount(img)
     workload(ctx, bsize)
-    before = snapshot(ctx)
-    mnt.unmount()
-    assert_clean(img)
-    mnt, ctx = mount(img)
-    assert snapshot(ctx) == before
-    mnt.unmount()
+    assert_remount_same(img, mnt, ctx)
 
 
 def test_ext2_enospc_and_recovery(tmp_path):
@@ -421,28 +418,24 @@ def test_ext2_dirty_data_is_bounded(tmp_path):
 
 def test_ext2_copy_on_write_mount_leaves_image_alone(tmp_path):
     img = mkfs(str(tmp_path / "img"), "8M", 1024, 1)
-    with open(img, "rb") as f:
-        digest = hashlib.sha1(f.read()).hexdigest()
+    digest = md5_file(img)
     mnt, ctx = mount(img, cow=True)
     workload(ctx, 1024)
     assert read(ctx, "/c/victim") == b"replacement"
     mnt.sync()
     mnt.unmount()
-    with open(img, "rb") as f:
-        assert hashlib.sha1(f.read()).hexdigest() == digest
+    assert md5_file(img) == digest
 
 
 def test_ext2_readonly_mount_writes_nothing(tmp_path):
     img = mkfs(str(tmp_path / "img"), "8M", 1024, 1)
-    with open(img, "rb") as f:
-        digest = hashlib.sha1(f.read()).hexdigest()
+    digest = md5_file(img)
     mnt, ctx = mount(img, readonly=True)
     snapshot(ctx)
     assert err(write, ctx, "/new", b"") == E.EROFS
     mnt.sync()
     mnt.unmount()
-    with open(img, "rb") as f:
-        assert hashlib.sha1(f.read()).hexdigest() == digest
+    assert md5_file(img) == digest
 
 
 def test_ext2_image_in_use_is_refused(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakekernel import SCRATCH, FakeKernel, call  # noqa: E402
+from fakekernel import SCRATCH, call  # noqa: E402
 
 from vkernel.abi.linux import auxv as A  # noqa: E402
 from vkernel.abi.linux import errno as E  # noqa: E402
@@ -33,12 +33,10 @@ def tiny_elf(phentsize=56):
 
 
 @pytest.fixture
-def k():
-    kern = FakeKernel()
-    kern.install("/bin/tiny", tiny_elf())
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
+def k(k):
+    """The fake kernel of tests/conftest.py, with /bin/tiny installed."""
+    k.install("/bin/tiny", tiny_elf())
+    return k
 
 
 def execve(k, path, argv, envp):

@@ -5,11 +5,9 @@ import os
 import struct
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakekernel import SLEEPING, FakeKernel, call, retval  # noqa: E402
+from fakekernel import SLEEPING, call, retval  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import fcntl as F  # noqa: E402
@@ -19,14 +17,6 @@ from vkernel.abi.linux.syscalls import NR  # noqa: E402
 from vkernel.kernel.kern_synch import sched  # noqa: E402
 
 AT = F.AT_FDCWD
-
-
-@pytest.fixture
-def k():
-    kern = FakeKernel()
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
 
 
 def pipe(k, td, flags=0):

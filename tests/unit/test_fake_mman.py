@@ -4,8 +4,6 @@ the platform's reserved ranges (stub, vvar, vdso)."""
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fakekernel import BRK_BASE, FakeKernel, call  # noqa: E402
@@ -21,14 +19,6 @@ from vkernel.platform.ptrace import STUB_BASE  # noqa: E402
 PAGE = 4096
 RW = M.PROT_READ | M.PROT_WRITE
 ANON = M.MAP_PRIVATE | M.MAP_ANONYMOUS
-
-
-@pytest.fixture
-def k():
-    kern = FakeKernel()
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
 
 
 def mmap(td, addr, length, prot=RW, flags=ANON, fd=-1, off=0):

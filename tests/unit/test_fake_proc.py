@@ -4,11 +4,9 @@ import os
 import struct
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakekernel import GONE, SLEEPING, FakeKernel, call, retval  # noqa: E402
+from fakekernel import GONE, SLEEPING, call, retval  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import process as PR  # noqa: E402
@@ -18,14 +16,6 @@ from vkernel.kernel import kern_proc  # noqa: E402
 from vkernel.syscalls.table import sysent  # noqa: E402
 
 BAD = 0xDEAD0000                 # never mapped in the fake kernel's processes
-
-
-@pytest.fixture
-def k():
-    kern = FakeKernel()
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
 
 
 def test_ids_of_init(k):

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakekernel import TEXT, SLEEPING, FakeKernel, call, retval  # noqa: E402
+from fakekernel import TEXT, SLEEPING, call, retval  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import sigframe as SF  # noqa: E402
@@ -18,14 +18,6 @@ from vkernel.abi.linux.syscalls import NR  # noqa: E402
 
 HANDLER, RESTORER = 0x400100, 0x400200
 MASK64 = (1 << 64) - 1
-
-
-@pytest.fixture
-def k():
-    kern = FakeKernel()
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
 
 
 def sigaction(k, td, sig, handler=HANDLER, flags=0, mask=0):

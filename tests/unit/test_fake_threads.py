@@ -4,11 +4,9 @@ CLONE_CHILD_CLEARTID, and vfork."""
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakekernel import GONE, SLEEPING, FakeKernel, call, retval  # noqa: E402
+from fakekernel import GONE, SLEEPING, call, retval  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import process as PR  # noqa: E402
@@ -20,14 +18,6 @@ PTHREAD = (PR.CLONE_VM | PR.CLONE_FS | PR.CLONE_FILES | PR.CLONE_SIGHAND | PR.CL
            | PR.CLONE_SYSVSEM | PR.CLONE_SETTLS | PR.CLONE_PARENT_SETTID
            | PR.CLONE_CHILD_CLEARTID)
 FUTEX_WAIT, FUTEX_WAKE, PRIVATE = 0, 1, 128
-
-
-@pytest.fixture
-def k():
-    kern = FakeKernel()
-    yield kern
-    assert not kern.platform.errors
-    kern.shutdown()
 
 
 def spawn_thread(k):

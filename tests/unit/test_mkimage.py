@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import assert_clean, debugfs, dstat  # noqa: E402
+from e2fs import assert_clean, debugfs, istat  # noqa: E402
 
 from vkernel import mkimage  # noqa: E402
 
@@ -40,8 +40,7 @@ def test_owners_fixed_and_modes_kept(tmp_path):
             '/etc/a "quoted" name': (0o644, 0), "/home/user": (0o755, 1000),
             "/home/user/docs": (0o755, 1000), "/home/user/docs/notes": (0o640, 1000)}
     for path, (mode, owner) in want.items():
-        quoted = '"' + path.replace('"', '""') + '"'
-        st = dstat(img, quoted)
+        st = istat(img, path)
         assert st is not None, path
         assert (st["mode"] & 0o7777, st["uid"], st["gid"]) == (mode, owner, owner), path
     assert debugfs(img, "cat /home/user/docs/notes") == "home/user/docs/notes"

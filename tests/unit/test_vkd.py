@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_ext2_helpers import assert_clean, debugfs, mkfs, superblock  # noqa: E402
+from e2fs import assert_clean, debugfs, mkfs, superblock  # noqa: E402
 from test_vfs_helpers import err, make_world, open_file, read_file  # noqa: E402
 
 from vkernel.abi.linux import errno as E  # noqa: E402

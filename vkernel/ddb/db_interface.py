@@ -2,13 +2,14 @@
 and sys/ddb/db_trap.c): kdb_trap, the stopped-CPU messages, the context.
 
 kdb_trap prints, for any trap but a breakpoint, `kernel: type N trap,
-code=X`; then `CPU0 stopping CPUs: 0x00000000` (the mask of the other
-virtual CPUs: we run one), ` stopped`, and `Stopped at<TAB>sym+0xoff:<TAB>
-source line`, and runs the command loop.  While it runs the virtual CPU
-serves nothing: every guest that traps stays ptrace-stopped, so the system
-is frozen as DragonFly's stopped CPUs are (guests running user code when
-ddb was entered may keep computing until their next system call).
-Leaving with `continue` prints `CPU0 restarting CPUs: ...` / ` restarted`.
+code=X`; then `CPU0 stopping CPUs: 0x00000002` (the mask of the other
+virtual CPUs), ` stopped`, and `Stopped at<TAB>sym+0xoff:<TAB>source line`,
+and runs the command loop.  While it runs, ddb's CPU holds mp_lock, so no
+CPU serves anything: every guest that traps stays ptrace-stopped.  Guests
+running user code on the other CPUs are interrupted (stop_cpus), so the
+system is frozen as DragonFly's stopped CPUs are; guests of ddb's own CPU
+may compute until their next trap.  Leaving with `continue` prints
+`CPU0 restarting CPUs: ...` / ` restarted`, and the others resume them.
 """
 import linecache
 
@@ -19,7 +20,7 @@ from .db_print import PrintCommands
 from .db_ps import PsCommands
 from .db_sym import printsym
 from .db_trace import TraceCommands
-from . import db_show  # noqa: F401  (registers the show commands)
+from . import db_dump, db_show  # noqa: F401  (register dump and the show commands)
 
 T_BPTFLT, T_TRCTRAP = 3, 10
 
@@ -75,11 +76,28 @@ def kdb_trap(ctx, io):
     out = DbOutput(io.write)
     if ctx.type not in (T_BPTFLT, T_TRCTRAP):
         out.printf(f"kernel: type {ctx.type} trap, code={ctx.code:x}\n")
-    out.printf(f"CPU{ctx.cpuid} stopping CPUs: 0x{0:08x}\n")
+    others = stop_cpus(ctx)
+    out.printf(f"CPU{ctx.cpuid} stopping CPUs: 0x{others:08x}\n")
     out.printf(" stopped\n")
     out.printf(stopped_at(ctx))
     action = Ddb(ctx, io).cmdloop()
     if action == CONTINUE:
-        out.printf(f"CPU{ctx.cpuid} restarting CPUs: 0x{0:08x}\n")
+        out.printf(f"CPU{ctx.cpuid} restarting CPUs: 0x{others:08x}\n")
         out.printf(" restarted\n")
     return action
+
+
+def stop_cpus(ctx):
+    """Freeze the other CPUs' guests: each thread running guest code there is
+    made to trap, and its CPU then waits for mp_lock, which ddb holds.
+    Returns the mask of the other CPUs."""
+    from vkernel.kernel import kern_proc
+    from vkernel.kernel.kern_synch import sched
+    others = [c for c in sched.cpus if c is not None and c is not ctx.cpu]
+    for td in list(kern_proc.alllwp.values()):
+        if td.td_oncpu and td.td_cpu in others:
+            try:
+                td.host.interrupt()
+            except Exception:         # ddb must not fail on a dying thread
+                pass
+    return sum(1 << c.cpuid for c in others)

@@ -95,16 +95,25 @@ class PsCommands:
         self.ps_cpus()
 
     def ps_cpus(self):
+        """DragonFly's per-CPU section: each CPU's current thread, pending IPIs
+        and run queue, then the CPU ddb runs on."""
         from vkernel.kernel.kern_synch import sched
         ctx = self.ctx
         cur = ctx.curthread
-        self.printf(f"cpu {ctx.cpuid} curthread {ptr(id(cur)) if cur else '0'} reqflags "
-                    f"{int(bool(getattr(ctx.cpu, 'pending_work', False))):04x}\n")
-        runq = list(sched.runq)
-        if runq:
-            self.printf(TDQ_HEADER)
-            for td in runq:
-                self.printf(tdq_row(td))
+        cpus = [c for c in sched.cpus if c is not None] or [ctx.cpu]
+        for cpu in cpus:
+            cid = getattr(cpu, "cpuid", ctx.cpuid)
+            td = cur if cpu is ctx.cpu else getattr(cpu, "curthread", None)
+            self.printf(f"cpu {cid} curthread {ptr(id(td)) if td else '0'} reqflags "
+                        f"{int(bool(getattr(cpu, 'pending_work', False))):04x}\n")
+            ipis = len(getattr(cpu, "ipiq", ()))
+            if ipis:
+                self.printf(f"      INCOMING IPIQS: [ cpu{cid}:{ipis} ]\n")
+            runq = list(getattr(cpu, "runq", sched.runq))
+            if runq:
+                self.printf(TDQ_HEADER)
+                for t in runq:
+                    self.printf(tdq_row(t))
         pid = cur.lwp_proc.p_pid if cur is not None else -1
         self.printf(f"CURCPU {ctx.cpuid} CURTHREAD {ptr(id(cur)) if cur else '0'} ({pid})\n")
 

@@ -8,6 +8,7 @@ exec'd from the guest root like any other program.
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -67,13 +68,14 @@ class Kernel:
         self.console = console
         self.mountroot = mountroot
         self.exit_status = 0
-        self.cpu = None
+        self.cpu = None                     # CPU 0, on the main thread
+        self.cpus = []
+        self._ap_exit = None                # what ended another CPU's loop
         self.init = None
         self.attach_console = lambda td: None
         self.host_signals = set()           # host signals noted by their handlers
         self.boot_time = time.monotonic()
         self.unmounted = False
-        self._wakeup_w = -1               # write end of the CPU loop's wakeup pipe
 
     # -- boot ------------------------------------------------------------------------------
     def banner(self):
@@ -86,9 +88,16 @@ class Kernel:
                  f"virtual kernel on {u.sysname} {u.release} {u.machine}",
                  f"CPU: {host_cpu_model()}",
                  f"real memory  = {c.memsize} ({c.memsize >> 10}K bytes)",
-                 f"Virtual CPUs: {c.ncpus} (host CPU {c.host_cpu})"]
+                 f"Virtual CPUs: {c.ncpus} (host CPU"
+                 f"{'s' if c.ncpus > 1 else ''} {self._host_cpu_list()})"]
         for line in lines:
             msgbuf.log(line, console=c.verbose or not c.command)
+
+    def _host_cpu_list(self):
+        cpus = getattr(self.platform, "tracers", None)
+        if not cpus:
+            return str(self.conf.host_cpu)
+        return ",".join(str(t.host_cpu) for t in cpus)
 
     def boot(self):
         msgbuf.console_write = self.console.write_kernel
@@ -96,13 +105,19 @@ class Kernel:
         self.banner()
         from vkernel.syscalls import dispatch
         import vkernel.syscalls.linux64  # noqa: F401  (registers every handler)
-        self.cpu = Cpu(0, self.platform, dispatch.syscall2, dispatch.finish)
+        self.cpus = [Cpu(i, self.platform.cpu(i), dispatch.syscall2, dispatch.finish)
+                     for i in range(self.platform.ncpus)]
+        self.cpu = sched.curcpu = self.cpus[0]
+        self.cpu.tracer.start()
         self.console.attach(self.cpu.fd_handlers)
         self.cpu.host_requests = self.poll_host_requests
-        self._wakeup_pipe()
         self.limit = MemoryLimit(self.conf.memsize)
         self.limit.log = msgbuf.log
         self._hooks()
+        from vkernel.kvm import kvm_dump, kvm_nlist
+        kvm_nlist.write_namelist()          # <rundir>/kernel.<pid>, for vkernel ps -M /proc/<pid>/mem
+        if getattr(self.conf, "dumpdir", ""):
+            kvm_dump.set_dumpdir(self.conf.dumpdir)
         self.rootvp = self.mountroot(self)
         self.init = self._start_init()
 
@@ -123,35 +138,18 @@ class Kernel:
         kern_shutdown.hooks.update(console=con, cpu=self.cpu, wakeup=self._wakeup)
         kern_shutdown.debugger_on_panic.value = int(con.interactive)
 
-    def _wakeup_pipe(self):
-        """Host signal handlers write a byte here so a sleeping CPU loop wakes."""
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._wakeup_w = w
-
-        def drain():
-            try:
-                while os.read(r, 512):
-                    pass
-            except OSError:
-                pass
-        self.cpu.fd_handlers[r] = drain
-
     def _wakeup(self):
-        """Make the CPU loop call poll_host_requests soon (signal-handler safe)."""
+        """Make CPU 0 call poll_host_requests soon (signal-handler safe)."""
         if self.cpu is not None:
             self.cpu.pending_work = True
-        if self._wakeup_w >= 0:
-            try:
-                os.write(self._wakeup_w, b"\0")
-            except OSError:
-                pass
+            self.cpu.kick()
 
     def _start_thread(self, td):
-        """A new thread begins life in userret, like a fork trampoline."""
-        self.cpu.userret(td)
+        """A new thread begins life in userret (on the least loaded CPU)."""
+        (sched.curcpu or self.cpu).start_thread(td)
 
     def _start_init(self):
-        host = self.platform.new_space()
+        host = self.cpu.tracer.new_space()
         vdso = self.platform.vdso_range(host)
         kern_exec.hooks["vdso"] = vdso[0] if vdso else 0
         p = Proc(1, None)
@@ -161,6 +159,7 @@ class Kernel:
         p.p_comm = "init"
         td = Lwp(p, 1, host)
         host.cookie = td
+        self.cpu.assign(td)
         p.p_lwps[1] = td
         kern_proc.alllwp[1] = td
         kern_proc.proc_insert(p)
@@ -276,23 +275,57 @@ class Kernel:
             with mp_lock:
                 self.boot()
                 self.cpu.userret(self.init.main_lwp())
+            self.start_aps()
             self.cpu.go_user()
+            self.stop_aps()
+            if self._ap_exit is not None:
+                raise self._ap_exit
             self.unmount_all()
             return 0
         except Halt as h:
+            self.stop_aps()
             if h.status not in (EXIT_PANIC, EXIT_RESET):    # panics leave disks unclean
                 self.unmount_all()
             return h.status
         except Exception as exc:
+            self.stop_aps()
             return self.panic_exit(exc)
         finally:
             self.shutdown()
+
+    # -- the other CPUs (DragonFly's APs: application processors) ---------------------------
+    def start_aps(self):
+        """Start CPUs 1..N-1, each on its own host thread."""
+        from vkernel.platform import spawn_thread
+        for cpu in self.cpus[1:]:
+            cpu.thread = spawn_thread(self._ap_main, f"cpu{cpu.cpuid}", cpu)
+
+    def _ap_main(self, cpu):
+        try:
+            cpu.tracer.start()
+            cpu.go_user()
+        except BaseException as exc:            # Halt, or a bug in the CPU loop itself
+            if self._ap_exit is None:
+                self._ap_exit = exc
+            for c in self.cpus:
+                c.stop()
+
+    def stop_aps(self):
+        """Stop the other CPUs and wait for their threads (their guests die
+        with them: PTRACE_O_EXITKILL)."""
+        for cpu in self.cpus[1:]:
+            cpu.stop()
+        for cpu in self.cpus[1:]:
+            t = getattr(cpu, "thread", None)
+            if t is not None and t is not threading.current_thread():
+                t.join(5)
 
     def panic_exit(self, exc):
         """A Python exception escaped the CPU loop itself (not the work for a
         thread, which trap.py catches): a fatal trap that cannot be resumed;
         ddb, then the reboot.  If reporting it fails too, the raw tracebacks."""
-        td = self.cpu.curthread if self.cpu else None
+        cpu = sched.curcpu or self.cpu
+        td = cpu.curthread if cpu else None
         try:
             kern_shutdown.trap_fatal(exc, td, resumable=False)
         except Halt as h:

@@ -9,7 +9,7 @@ import collections
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 
-from . import imgact_elf, kern_exit, kern_vfs
+from . import imgact_elf, kern_exit, kern_proc, kern_vfs
 from .errors import KernelError
 from .kern_synch import sched
 from .proc import P_EXEC, P_PPWAIT
@@ -112,10 +112,18 @@ def kern_execve(td, path, argv, envp):
 
 
 def _single_thread(td):
+    """End every other thread; a thread that execs takes over the process
+    id as its thread id (Linux de_thread)."""
     p = td.lwp_proc
     for other in list(p.p_lwps.values()):
         if other is not td:
             kern_exit.thread_exit(other, 0)
+    if td.lwp_tid != p.p_pid:
+        del p.p_lwps[td.lwp_tid]
+        kern_proc.alllwp.pop(td.lwp_tid, None)
+        td.lwp_tid = p.p_pid
+        p.p_lwps[td.lwp_tid] = td
+        kern_proc.alllwp[td.lwp_tid] = td
 
 
 def _reset_regs(td, entry, rsp):

@@ -47,7 +47,7 @@ import traceback
 
 from vkernel.ddb.db_command import db_show_command
 
-from .kern_synch import mp_lock
+from .kern_synch import mp_lock, sched
 from .kern_sysctl import sysctl_int, sysctl_proc
 from .proc import P_WEXIT
 
@@ -102,7 +102,12 @@ def console():
 
 
 def cpuid():
-    return getattr(hooks["cpu"], "cpuid", 0)
+    """The CPU running kernel code now (the one holding mp_lock)."""
+    return getattr(_curcpu(), "cpuid", 0)
+
+
+def _curcpu():
+    return sched.curcpu or hooks["cpu"]
 
 
 def printf(text):
@@ -259,7 +264,7 @@ def Debugger(msg, *, frames=None, td=None, exc=None):
 
 def _context(why, frames, td, trap, exc, fatal):
     from vkernel.ddb.db_interface import DbContext
-    return DbContext(why, frames, td=td, cpu=hooks["cpu"], trap=trap, exc=exc,
+    return DbContext(why, frames, td=td, cpu=_curcpu(), trap=trap, exc=exc,
                      fatal=fatal, console=console())
 
 
@@ -304,7 +309,7 @@ def kdb_poll():
         return
     why, signo, rip, rsp = req
     if signo:
-        td = getattr(hooks["cpu"], "curthread", None)
+        td = getattr(_curcpu(), "curthread", None)
         console().enter()
         _fresh_line()
         printf(f"CAUGHT SIG {signo} RIP {rip:08x} RSP {rsp:08x} TD {id(td) if td else 0:#x}\n")
@@ -353,6 +358,8 @@ def boot(howto):
     if not howto & RB_NOSYNC and shutdown_handler is not None:
         clean_shutdown("halt" if howto & RB_HALT else "reboot")
     if howto & RB_DUMP:
+        from vkernel.kvm import kvm_dump
+        kvm_dump.dumpsys(f"panic: {panicstr}" if panicstr else "fatal trap")   # if kern.dumpdev/-D
         if not console().interactive:
             raise Halt(EXIT_PANIC)
         shutdown_panic()

@@ -1,8 +1,16 @@
 """Sleep and wakeup on wait channels (BSD kern_synch.c: tsleep/wakeup).
 
-Big kernel lock: every line of kernel code runs on the virtual CPU thread
-while it holds `mp_lock` (DragonFly's name).  Guest code runs natively and
-in parallel; only kernel work is serialised.
+Big kernel lock: every line of kernel code runs on a virtual CPU thread
+while it holds `mp_lock` (DragonFly's name; its MP-safe subsystems are
+future work here too).  Guest code runs natively and in parallel on every
+CPU; only kernel work is serialised.  `sched.curcpu` is the CPU that holds
+the lock.
+
+Each virtual CPU has its own run queue (trap.Cpu.runq; CPU 0's is
+`sched.runq`): a thread is traced by one CPU, so it must be re-dispatched
+there.  Making a thread of another CPU runnable kicks that CPU (its
+doorbell, the IPI of DragonFly's lwkt_send_ipiq).  Callouts are global;
+CPU 0 keeps the timer for the earliest one.
 
 A syscall that must wait calls `tsleep(td, chans, wmesg, deadline)`, which
 raises `Sleep`.  The dispatcher catches it, leaves the guest thread stopped
@@ -32,7 +40,9 @@ class SleepQueues:
 
     def __init__(self):
         self.sleepers = {}            # chan -> set(td)
-        self.runq = []                # tds to re-dispatch
+        self.runq = []                # CPU 0's tds to re-dispatch (and a CPU-less td's)
+        self.cpus = []                # the virtual CPUs (trap.Cpu), by cpuid
+        self.curcpu = None            # the CPU that holds mp_lock
         self.timers = []              # heap of (deadline, seq, callback)
         self.knotes = {}              # chan -> [fn]: called by every wakeup(chan)
         self._seq = itertools.count()
@@ -101,19 +111,34 @@ class SleepQueues:
         td.td_wmesg = ""
         td.td_wakeup = why
         td.td_sleepgen += 1
-        self.runq.append(td)
+        cpu = td.td_cpu
+        if cpu is None:
+            self.runq.append(td)
+        else:
+            cpu.runq.append(td)
+            if cpu is not self.curcpu:
+                cpu.kick()
 
     def unsleep(self, td):
         """Remove td from all queues without waking it (exit, exec)."""
         if td.td_wchans is not None:
             self.setrunnable(td, WAKE_NORMAL)
-        if td in self.runq:
-            self.runq.remove(td)
+        q = self.runq if td.td_cpu is None else td.td_cpu.runq
+        if td in q:
+            q.remove(td)
+
+    def all_runnable(self):
+        """Every CPU's run queue, for the debugger: [(cpuid, [td, ...])]."""
+        if not self.cpus:
+            return [(0, list(self.runq))]
+        return [(c.cpuid, list(c.runq)) for c in self.cpus]
 
     # -- callouts -------------------------------------------------------------
     def callout(self, deadline, fn):
         """Run fn() at monotonic time `deadline` (kern_timeout.c)."""
         heapq.heappush(self.timers, (deadline, next(self._seq), fn))
+        if self.timers[0][2] is fn and self.cpus and self.curcpu is not self.cpus[0]:
+            self.cpus[0].kick()          # CPU 0 keeps the timer: a new earliest one
 
     def next_deadline(self):
         return self.timers[0][0] if self.timers else None

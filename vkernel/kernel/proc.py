@@ -140,7 +140,8 @@ class Lwp:
         self.lwp_oldmask = None            # mask to restore after sigsuspend
         self.lwp_clear_child_tid = 0
         self.lwp_robust_list = 0
-        self.lwp_cpu = 0
+        self.lwp_cpu = 0                   # cpuid of td_cpu
+        self.td_cpu = None                 # the virtual CPU (trap.Cpu) that traces it
         self.host = host                   # platform Thread
         self.regs = None                   # saved user registers while in the kernel
         self.td_wchans = None

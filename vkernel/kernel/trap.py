@@ -6,6 +6,12 @@ guests natively until one traps, serves the trap under mp_lock, and sends
 the guest back with `userret`.  Guests sleeping in the kernel are not
 resumed; woken ones are re-dispatched from the run queue.
 
+With -n N there are N CPUs, each a host thread with its own tracees, run
+queue and IPI queue (`send_ipi`, DragonFly's lwkt_send_ipiq).  A new thread
+starts on the least loaded CPU (`start_thread`): it is parked and detached
+here and adopted there (`migrate`).  Kernel work is still serialised by
+mp_lock; only guest code runs in parallel.
+
 Any exception that escapes the kernel work done for a thread (other than
 Sleep and Halt) is a fatal trap: `_guarded` hands it to
 kern_shutdown.trap_fatal, which prints the report and runs ddb, and
@@ -18,7 +24,7 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.platform import EXITED, SIGNAL, SYSCALL
 
-from . import kern_exit, kern_shutdown, kern_sig, msgbuf
+from . import kern_exit, kern_proc, kern_shutdown, kern_sig, msgbuf
 from .kern_shutdown import Halt
 from .kern_synch import WAKE_SIGNAL, mp_lock, sched, tsleep, Sleep
 from .proc import P_WEXIT
@@ -29,26 +35,40 @@ FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, si
 class Cpu:
     """One virtual CPU: a host thread that traces and runs its guests."""
 
-    def __init__(self, cpuid, platform, syscall2, finish):
+    def __init__(self, cpuid, tracer, syscall2, finish):
         self.cpuid = cpuid
-        self.platform = platform
+        self.tracer = tracer          # the platform's half of this CPU
         self.syscall2 = syscall2
         self.finish = finish
         self.curthread = None
         self.running = True
+        self.runq = sched.runq if cpuid == 0 else []
+        self.ipiq = []                # work other CPUs send here (under mp_lock)
         self.fd_handlers = {}        # host fd -> callback (console input, ...)
         self.pending_work = False       # set from host signal handlers
         self.host_requests = lambda: None
+        while len(sched.cpus) <= cpuid:
+            sched.cpus.append(None)
+        sched.cpus[cpuid] = self
+
+    def __repr__(self):
+        return f"<cpu {self.cpuid}>"
 
     # -- the loop ---------------------------------------------------------------------
     def go_user(self):
         """Run until the kernel halts."""
-        wait = self.platform.wait
+        wait = self.tracer.wait
         with mp_lock:
+            sched.curcpu = self
             self.run_queue()
         while self.running:
-            traps, ready = wait(self._timeout(), self.fd_handlers)
+            traps, ready = wait(self._deadline(), self.fd_handlers)
             with mp_lock:                        # one acquisition per trap
+                sched.curcpu = self
+                if not self.running:
+                    break
+                if self.ipiq:
+                    self.run_ipiq()
                 if self.pending_work:
                     self.pending_work = False
                     self.host_requests()
@@ -58,22 +78,87 @@ class Cpu:
                     sched.run_callouts()
                 for trap in traps:
                     self.user_trap(trap)
-                if sched.runq:
+                if self.runq:
                     self.run_queue()
 
-    def _timeout(self):
-        if sched.runq or self.pending_work:
+    def _deadline(self):
+        """When wait must return: 0 with work queued, CPU 0 for the callouts."""
+        if self.runq or self.pending_work or self.ipiq:
             return 0
-        d = sched.next_deadline()
-        return None if d is None else max(0.0, d - time.monotonic())
+        return sched.next_deadline() if self.cpuid == 0 else None
+
+    def kick(self):
+        """Wake this CPU out of its wait (another CPU made work for it)."""
+        self.tracer.kick()
+
+    def stop(self):
+        """Leave the loop at the next wakeup (halt)."""
+        self.running = False
+        self.kick()
+
+    def send_ipi(self, fn):
+        """Run fn() on this CPU under mp_lock (lwkt_send_ipiq)."""
+        self.ipiq.append(fn)
+        if self is not sched.curcpu:
+            self.kick()
+
+    def run_ipiq(self):
+        q, self.ipiq = self.ipiq, []
+        for fn in q:
+            self._guarded(None, fn)
 
     def run_queue(self):
-        while sched.runq and self.running:
-            td = sched.runq.pop(0)
+        while self.runq and self.running:
+            td = self.runq.pop(0)
             if td.lwp_proc.p_flags & P_WEXIT or td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
                 continue
             self.curthread = td
             self._guarded(td, self._run_one, td)
+            self.curthread = None
+
+    # -- where threads run ----------------------------------------------------------------
+    def assign(self, td):
+        td.td_cpu, td.lwp_cpu = self, self.cpuid
+
+    def start_thread(self, td):
+        """A new thread (fork, clone) begins life in userret, like a fork
+        trampoline: here, or on a CPU with less to run."""
+        dest = self._least_loaded()
+        if dest is self:
+            self.assign(td)
+            self.userret(td)
+        else:
+            self.migrate(td, dest)
+
+    def _least_loaded(self):
+        cpus = [c for c in sched.cpus if c is not None and c.running]
+        if len(cpus) < 2:
+            return self
+        load = {c: len(c.runq) for c in cpus}
+        load[self] = load.get(self, 0) + 1          # the thread in the kernel here
+        for td in kern_proc.alllwp.values():
+            if td.td_oncpu and td.td_cpu in load:
+                load[td.td_cpu] += 1
+        best = min(cpus, key=lambda c: (load[c], c is not self))
+        return best if load[best] < load[self] else self
+
+    def migrate(self, td, dest):
+        """Move a stopped thread of this CPU to `dest`, where userret resumes it."""
+        td.host.detach(dest.tracer.host_cpu)
+        dest.assign(td)
+        dest.send_ipi(lambda: dest._adopt(td))
+
+    def _adopt(self, td):
+        p = td.lwp_proc
+        if not self.tracer.adopt(td.host):
+            return                                  # killed on the way
+        if p.p_flags & P_WEXIT or p.p_lwps.get(td.lwp_tid) is not td:
+            return                                  # its exit comes from the host
+        td.regs.orig_rax = 2**64 - 1                # not in a syscall: no restart
+        self.curthread = td
+        try:
+            self.userret(td)
+        finally:
             self.curthread = None
 
     def _run_one(self, td):
@@ -114,6 +199,8 @@ class Cpu:
         td = th.cookie
         if td is None:
             return
+        if trap.kind != EXITED and td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
+            return           # a thread that exited while running elsewhere: its CPU ends it
         td.td_oncpu = False
         self.curthread = td
         try:

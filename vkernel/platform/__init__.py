@@ -4,15 +4,22 @@ The kernel never imports an implementation module; it receives a Platform
 object at boot.  A platform answers one question -- "run this guest thread
 until it traps, and tell me why" -- and gives access to guest memory.
 
-    Platform.new_space()        a fresh host process holding only the stub
-    Platform.wait(timeout, fds) collect traps from all guest threads
+    Platform.cpu(i)             virtual CPU i's half: a tracer started on the
+                                host thread that runs that CPU (start), with
+    Tracer.new_space()          a fresh host process holding only the stub
+    Tracer.wait(deadline, fds)  collect traps of this CPU's guest threads
+    Tracer.kick()               wake that CPU's wait (from any host thread)
+    Tracer.adopt(thread)        take a thread another CPU detached
     Thread.regs / set_regs      the user_regs_struct of a stopped thread
     Thread.resume(sig)          run it natively until its next trap
     Thread.inject(nr, *args)    run one host syscall of the kernel's choosing
+    Thread.detach(host_cpu)     leave this CPU (Tracer.adopt on the next one)
     Space.read / write          copy bytes from / to guest memory
 
 Implementations: ptrace.py (host ptrace + PTRACE_SYSEMU), fake.py (tests).
 """
+import signal
+import threading
 
 # Trap kinds reported by Platform.wait
 SYSCALL = "syscall"      # the thread executed a syscall instruction (not run)
@@ -45,3 +52,20 @@ class PlatformError(Exception):
     def __init__(self, errno, msg=""):
         super().__init__(msg or f"platform error {errno}")
         self.errno = errno
+
+
+# Host signals the kernel handles (on its main thread): other host threads block them.
+HOST_SIGNALS = {signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                signal.SIGWINCH, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM}
+
+
+def spawn_thread(target, name, *args):
+    """Start a daemon host thread that never takes the kernel's host signals
+    (they are for the main thread, which runs CPU 0)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HOST_SIGNALS)
+    try:
+        t = threading.Thread(target=target, name=name, args=args, daemon=True)
+        t.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return t

@@ -124,6 +124,7 @@ class Thread:
         self.space = space
         self.tid = tid
         self.platform = space.platform
+        self.tracer = space.platform             # the one fake CPU
         regs, fpregs = self.platform._born.pop(tid, (None, None))
         self._regs = regs or Regs()
         self._fpregs = fpregs or _fxsave_default()
@@ -308,6 +309,7 @@ class FakePlatform:
     """Guests as in-memory address spaces with scripted stops; see the module docstring."""
 
     name = "fake"
+    ncpus = 1
 
     def __init__(self, max_block=0.5):
         self.threads = {}
@@ -320,6 +322,19 @@ class FakePlatform:
         self._born = {}                 # cloned, not yet claimed: tid -> (regs, fpregs)
         self._mms = {}                  # new processes, not yet claimed: tgid -> FakeMM
         self._next = FAKE_PID_BASE
+
+    # -- the one virtual CPU (ptrace_cpu.Tracer's interface) ------------------------------
+    def cpu(self, i):
+        return self
+
+    def start(self):
+        pass
+
+    def kick(self):
+        pass
+
+    def call(self, fn):
+        fn()
 
     def alloc_tid(self):
         self._next += 1
@@ -372,8 +387,10 @@ class FakePlatform:
             if not th.space.threads:
                 th.space.mm.alive = False       # the last thread took the process
 
-    def wait(self, timeout, fds=()):
+    def wait(self, deadline, fds=()):
         """Traps of every resumed thread that has a stop due, in resume order.
+
+        deadline: monotonic time to return by (None: none; 0: do not block).
 
         Nothing due: returns at once for timeout 0, sleeps for a short
         timeout, and raises Idle when it would block longer (or forever).
@@ -381,6 +398,7 @@ class FakePlatform:
         self.flush_pending()
         traps = [t for t in (th._next_stop() for th in list(self._running.values())) if t]
         ready = self._ready(fds)
+        timeout = deadline if deadline in (None, 0) else max(0.0, deadline - time.monotonic())
         if traps or ready or timeout == 0:
             return traps, ready
         if timeout is None or timeout > self.max_block:

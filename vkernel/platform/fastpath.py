@@ -17,6 +17,7 @@ import sysconfig
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", "fastptrace.c")
 PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_SYSEMU = 12, 13, 31
 WALL = 0x40000000
+WNOTHREAD = 0x20000000
 
 
 def _cache_dir():
@@ -56,7 +57,7 @@ def _ctypes_step():
                 return -2, ctypes.get_errno()
             if ptrace(PTRACE_SYSEMU, tid, None, None) < 0:
                 return -2, ctypes.get_errno()
-        pid = waitpid(-1, ctypes.byref(status), WALL)
+        pid = waitpid(-1, ctypes.byref(status), WALL | WNOTHREAD)
         if pid < 0:
             return -1, ctypes.get_errno()
         st = status.value

@@ -1,32 +1,27 @@
 """FdWatcher: host descriptors (the console) watched for the virtual CPU.
 
 The CPU thread blocks in waitpid(2), not in select(2), so a second thread
-selects on the descriptors and interrupts the CPU with SIGUSR1 (the
-vkernel's inter-processor interrupt) when one becomes readable.  Part of
-the ptrace platform.
+selects on the descriptors and wakes the CPU (rings its doorbell) when one
+becomes readable.  Part of the ptrace platform.
 """
 import os
 import select
-import signal
 import threading
 import time
 
-
-def interrupt_handler(signo, frame):
-    """SIGUSR1/SIGALRM: only there to make the CPU's waitpid return EINTR."""
+from . import spawn_thread
 
 
 class FdWatcher:
     """Watches host fds (the console) for the virtual CPU from its own thread.
 
-    When one is readable it records it and interrupts the CPU with SIGUSR1,
-    then waits until the CPU has taken it; it re-sends the interrupt every
-    10 ms meanwhile, which closes the window where the signal lands just
-    before the CPU blocks in waitpid.
+    When one is readable it records it and kicks the CPU, then waits until
+    the CPU has taken it (select would report it again meanwhile); it kicks
+    again every 10 ms while it waits.
     """
 
-    def __init__(self, cpu_ident):
-        self.cpu_ident = cpu_ident
+    def __init__(self, kick):
+        self.kick = kick
         self.lock = threading.Lock()
         self.fds = ()
         self.ready = []
@@ -42,8 +37,7 @@ class FdWatcher:
             self.fds = fds
             self._poke()
         if self.thread is None and fds:
-            self.thread = threading.Thread(target=self._run, name="fdwatch", daemon=True)
-            self.thread.start()
+            self.thread = spawn_thread(self._run, "fdwatch")
         if self.ack:                 # the handlers of the last report have run
             self.ack = False
             self.taken.set()
@@ -81,9 +75,6 @@ class FdWatcher:
             self.ready = r
         self.taken.clear()
         while not self.taken.is_set():
-            try:
-                signal.pthread_kill(self.cpu_ident, signal.SIGUSR1)
-            except (ProcessLookupError, OSError):
-                return
+            self.kick()
             self.taken.wait(0.01)
 

@@ -13,20 +13,27 @@ instruction: mmap/munmap/mprotect/mremap/madvise, clone for fork and
 threads, and exit.
 
 Ptrace rule: only the host thread that attached a tracee may issue ptrace
-requests for it.  All guests are attached by the thread that runs
-`PtracePlatform` (the virtual CPU thread).  Guests never outlive us:
-PTRACE_O_EXITKILL on every tracee plus PR_SET_PDEATHSIG on the first.
+requests for it.  Each virtual CPU is a host thread with its own tracees
+(ptrace_cpu.Tracer); a Thread knows its tracer, and work for it that
+another CPU needs (its exit) is handed to that tracer.  A thread moves to
+another CPU by being parked in the stub and detached, then seized by the
+new tracer (Thread.detach, Tracer.adopt).  Every guest's first host process
+is forked by one host thread that never waits for children (Forker: the
+host parent of all guests), so no CPU's waitpid sees another CPU's tracees.
+Guests never outlive us: PTRACE_O_EXITKILL on every tracee plus
+PR_SET_PDEATHSIG on every first process.
 """
 import ctypes
 import errno
 import os
 import signal
+import queue
 import struct
 import threading
+import time
 
-from . import EXITED, REG_NAMES, SIGNAL, SYSCALL, PlatformError, Trap
+from . import REG_NAMES, PlatformError, spawn_thread
 from .fastpath import load_step
-from .fdwatch import FdWatcher, interrupt_handler
 
 libc = ctypes.CDLL(None, use_errno=True)
 _ptrace = libc.ptrace
@@ -45,6 +52,12 @@ PTRACE_SYSEMU_SINGLESTEP = 32
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
 PTRACE_GETSIGINFO = 0x4202
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_DETACH = 17
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_STOP = 0x80
+PTRACE_O_TRACEEXEC = 1 << 4
 PTRACE_O_TRACESYSGOOD = 1
 PTRACE_O_TRACEFORK = 1 << 1
 PTRACE_O_TRACEVFORK = 1 << 2
@@ -52,7 +65,7 @@ PTRACE_O_TRACECLONE = 1 << 3
 PTRACE_O_EXITKILL = 1 << 20
 OPTIONS = (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
            | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL)
-WALL = 0x40000000
+WALL = 0x40000000 | 0x20000000       # __WALL | __WNOTHREAD: this CPU's tracees only
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -65,11 +78,17 @@ SYS_TGKILL = 234
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
 
-# The stub: one page at a fixed address, `syscall; int3`.
+# The stub: one page at a fixed address, `syscall; int3`, then the parking
+# place of a thread moving between CPUs (untraced for a moment):
+# `prctl(PR_SET_PDEATHSIG, SIGKILL); 1: pause(); jmp 1b` -- it dies with the
+# vkernel even then (a host fork clears the parent-death signal).
 STUB_BASE = 0x7FF000000000
 STUB_SIZE = 0x1000
 STUB_SYSCALL = STUB_BASE + 0x78       # code follows the ELF and program headers
-STUB_CODE = b"\x0f\x05\xcc\xcc"
+STUB_PARK = STUB_SYSCALL + 4
+STUB_CODE = (b"\x0f\x05\xcc\xcc"
+             b"\xbf\x01\x00\x00\x00\xbe\x09\x00\x00\x00\xb8\x9d\x00\x00\x00\x0f\x05"
+             b"\xb8\x22\x00\x00\x00\x0f\x05\xeb\xf7")
 
 
 class Regs(ctypes.Structure):
@@ -139,7 +158,12 @@ class SpaceBase:
             self.syscall(HOST_CLOSE, gfd)
 
     def any_thread(self):
-        return next(iter(self.threads.values()))
+        """A thread of this space that the calling CPU may ptrace."""
+        here = current_tracer()
+        for th in self.threads.values():
+            if here is None or th.tracer is here:
+                return th
+        raise PlatformError(errno.ESRCH, f"no thread of {self.tgid} on this CPU")
 
     def syscall(self, nr, *args):
         """Run a host syscall in this address space, on its current thread
@@ -150,7 +174,6 @@ class SpaceBase:
 
     def set_current(self, th):
         self.cur = th
-
 
 
 class Space(SpaceBase):
@@ -180,40 +203,45 @@ class Space(SpaceBase):
         if n != len(data):
             raise PlatformError(errno.EFAULT, f"short write at {addr:#x}")
 
-
     def close(self):
         if self.memfd >= 0:
             os.close(self.memfd)
             self.memfd = -1
 
     def kill(self):
-        """Destroy the host process and reap all of its threads.
+        """Destroy the host process (SIGKILL) and reap what this CPU traces.
 
         The leader is reaped last: waitpid on a thread-group leader waits
-        until every other thread of the group has been reaped."""
-        tids = sorted(self.threads, key=lambda tid: tid == self.tgid)
+        until every other thread of the group has been reaped.  Threads
+        traced by other CPUs (and then the leader) are reaped by their own
+        tracers when their exits arrive; the kernel has forgotten them."""
+        here = current_tracer()
+        mine = [tid for tid, th in self.threads.items() if here is None or th.tracer is here]
+        everything = len(mine) == len(self.threads)
         try:
             os.kill(self.tgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        for tid in tids:
-            self.platform.reap(tid)
+        for tid in sorted(mine, key=lambda tid: tid == self.tgid):
+            if tid != self.tgid or everything:
+                self.threads[tid].tracer.reap(tid)
         self.close()
 
 
 class Thread:
-    """A guest thread: one traced host thread."""
+    """A guest thread: one traced host thread, traced by one CPU's tracer."""
 
-    def __init__(self, space, tid):
+    def __init__(self, space, tid, tracer):
         self.space = space
         self.tid = tid
         self.platform = space.platform
         self._regs = Regs()
         space.threads[tid] = self
-        self.platform.threads[tid] = self
-        self.platform.regsmap[tid] = self._regs
+        self.tracer = None
         self.cookie = None       # the kernel's lwp
         self._fresh = False      # _regs already hold this stop's registers
+        self.exit_pending = False
+        tracer.own(self)
 
     # -- registers ----------------------------------------------------------
     def get_regs(self):
@@ -244,9 +272,9 @@ class Thread:
     def resume_with(self, regs):
         """set_regs(regs) + resume(), fused into the CPU's next wait when possible."""
         self._fresh = False
-        plat = self.platform
-        if plat.pending is None:
-            plat.pending = (self, regs)
+        tr = self.tracer
+        if tr.pending is None:
+            tr.pending = (self, regs)
         else:
             self.set_regs(regs)
             self.resume()
@@ -264,7 +292,7 @@ class Thread:
             setattr(r, name, val & 0xFFFFFFFFFFFFFFFF)
         self.set_regs(r)
         ptrace(PTRACE_CONT, self.tid)
-        self.platform.wait_stub_trap(self)
+        self.tracer.wait_stub_trap(self)
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
         res = r.rax
         self.set_regs(saved)
@@ -273,34 +301,59 @@ class Thread:
     def fork(self, flags=0, stack=0):
         """Host-clone this thread's process (flags 0) or add a thread/VM sibling.
 
-        Returns the new Thread, stopped, with this thread's registers.
+        Returns the new Thread, stopped, with this thread's registers, traced
+        by this thread's CPU.
         """
         space = self.space
         res = self.inject(HOST_CLONE, flags | CLONE_PARENT, stack, 0, 0, 0)
         if res < 0:
             raise PlatformError(-res, "host clone failed")
-        self.platform.wait_new(res)
+        self.tracer.wait_new(res)
         if flags & CLONE_VM:
-            return Thread(space, res)
-        return Thread(Space(self.platform, res), res)
+            return Thread(space, res, self.tracer)
+        return Thread(Space(self.platform, res), res, self.tracer)
 
     def exit_thread(self, running=False):
         """Make this host thread exit (other threads of the process live on).
 
         A thread running guest code natively is first brought to a stop.
-        """
-        plat = self.platform
-        if plat.pending is not None and plat.pending[0] is self:
-            plat.pending, running = None, False     # its resume never happened
+        A thread of another CPU is stopped from here at once, and its own
+        CPU makes it exit."""
+        here = current_tracer()
+        if here is None or self.tracer is here:
+            self._exit(running)
+            return
+        if self.tracer is None:               # moving between CPUs: adopt ends it
+            self.exit_pending = True
+            return
+        self._hold()
+        self.tracer.call(lambda: self._exit(False))
+
+    def _exit(self, running):
+        tr = self.tracer
+        if tr.pending is not None and tr.pending[0] is self:
+            tr.pending, running = None, False     # its resume never happened
         if running:
             self.interrupt()
-            plat.wait_signal_stop(self)
+            tr.wait_signal_stop(self)
         r = Regs()
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
         r.rip, r.rax, r.orig_rax, r.rdi = STUB_SYSCALL, HOST_EXIT, 2**64 - 1, 0
         self.set_regs(r)
         ptrace(PTRACE_CONT, self.tid)
-        self.platform.reap(self.tid)
+        if self.tid == self.space.tgid and len(self.space.threads) > 1:
+            tr.leave_zombie(self)         # exec from another thread: the leader goes first
+        else:
+            tr.reap(self.tid)
+
+    def _hold(self, limit=2.0):
+        """Stop a thread that another CPU traces, from here: a host signal it
+        takes before running another guest instruction, then wait until the
+        host shows it in a tracing stop (or gone)."""
+        self.interrupt()
+        end = time.monotonic() + limit
+        while time.monotonic() < end and _host_state(self.space.tgid, self.tid) not in "tXZ":
+            time.sleep(0.0002)
 
     def interrupt(self):
         """Force a running guest thread to trap (a host SIGURG, swallowed by us)."""
@@ -311,49 +364,97 @@ class Thread:
         ptrace(PTRACE_GETSIGINFO, self.tid, 0, ctypes.addressof(si))
         return si
 
+    # -- moving between CPUs ----------------------------------------------------
+    def detach(self, host_cpu=None):
+        """Leave this CPU: park in the stub's pause loop, pinned to the next
+        CPU's host CPU, and detach.  The kernel keeps the registers it will
+        resume with; the FPU state stays in the host thread.  Tracer.adopt
+        on the other CPU takes it from here."""
+        tr = self.tracer
+        if tr.pending is not None and tr.pending[0] is self:
+            tr.pending = None
+        r = Regs()
+        ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
+        r.rip, r.orig_rax = STUB_PARK, 2**64 - 1
+        self.set_regs(r)
+        if host_cpu is not None:
+            try:
+                os.sched_setaffinity(self.tid, {host_cpu})
+            except OSError:
+                pass
+        ptrace(PTRACE_DETACH, self.tid, 0, 0)
+        tr.disown(self)
+
+
+def _host_state(tgid, tid):
+    """The state letter of a host thread in /proc (X when it is gone)."""
+    try:
+        with open(f"/proc/{tgid}/task/{tid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return "X"
+    return chr(stat[stat.rindex(b")") + 2])
+
+
+class Forker:
+    """The host thread that forks every guest's first host process.
+
+    It is the host parent of all guests (guest forks are host clones with
+    CLONE_PARENT) and never waits for a child, so it takes no CPU's stops:
+    a waitpid by the real parent of a tracee traced by a sibling thread
+    would otherwise collect that tracee's stops.  It lives as long as the
+    vkernel (the guests' parent-death signal follows this thread)."""
+
+    def __init__(self, child):
+        self._child = child
+        self._requests = queue.SimpleQueue()
+        self.thread = spawn_thread(self._run, "vkernel-fork")
+
+    def fork(self):
+        """A new stopped stub process; returns its pid."""
+        done = queue.SimpleQueue()
+        self._requests.put(done)
+        pid = done.get()
+        if isinstance(pid, BaseException):
+            raise pid
+        return pid
+
+    def _run(self):
+        parent = os.getpid()
+        while True:
+            done = self._requests.get()
+            try:
+                pid = os.fork()
+                if pid == 0:                          # pragma: no cover (child)
+                    self._child(parent)
+                done.put(pid)
+            except OSError as e:
+                done.put(PlatformError(e.errno, f"fork: {e}"))
+
 
 class PtracePlatform:
     """Runs guests as traced host processes; see the module docstring."""
 
     name = "ptrace"
 
-    def __init__(self, cpu=None, cpus=None):
-        """cpu: pin the tracer and its guests to this host CPU (the fast
-        same-CPU stop); cpus: a set of host CPUs guests may run on instead."""
-        self.threads = {}             # host tid -> Thread
-        self._early = {}              # tid -> status seen before the tid was known
-        self.cpu = cpu
-        self.regsmap = {}             # tid -> Regs, filled by the fused wait
-        self.pending = None           # (Thread, Regs): a deferred resume_with
+    def __init__(self, host_cpus=(None,)):
+        """host_cpus: for each virtual CPU, the host CPU it and its guests are
+        pinned to (None: not pinned)."""
+        from .ptrace_cpu import Tracer
         self._step, self.fastpath = load_step()
-        for sig in (signal.SIGUSR1, signal.SIGALRM):
-            signal.signal(sig, interrupt_handler)
-            signal.siginterrupt(sig, True)
-        self._stub = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
-        os.write(self._stub, stub_elf())
-        self.watcher = FdWatcher(threading.get_ident())
+        self.stub_fd = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
+        os.write(self.stub_fd, stub_elf())
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
-        elif cpus:
-            os.sched_setaffinity(0, cpus)
+        self.forker = Forker(self._child)
+        self.tracers = [Tracer(self, i, c) for i, c in enumerate(host_cpus)]
+        self.ncpus = len(self.tracers)
 
-    # -- creating address spaces ----------------------------------------------
-    def new_space(self):
-        """A new host process that holds nothing but the stub; returns its Thread."""
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:                                   # pragma: no cover (child)
-            self._child(parent)
-        status = self._waittid(pid)
-        if not os.WIFSTOPPED(status):
-            raise PlatformError(errno.ECHILD, f"stub did not start ({status:#x})")
-        ptrace(PTRACE_SETOPTIONS, pid, 0, OPTIONS)
-        th = Thread(Space(self, pid), pid)
-        self._empty_space(th)
-        return th
+    def cpu(self, i):
+        """Virtual CPU i's half of the platform (its tracer)."""
+        return self.tracers[i]
 
     def _child(self, parent):
+        """In a fresh fork of the Forker: stop, then become the stub."""
         try:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:
@@ -363,24 +464,14 @@ class PtracePlatform:
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
-            os.closerange(0, self._stub)
-            os.closerange(self._stub + 1, 1 << 16)
-            libc.ptrace(PTRACE_TRACEME, 0, None, None)
-            os.execve(self._stub, ["vkernel-stub"], {})
+            os.closerange(0, self.stub_fd)
+            os.closerange(self.stub_fd + 1, 1 << 16)
+            os.kill(os.getpid(), signal.SIGSTOP)      # the CPU seizes us here
+            os.execve(self.stub_fd, ["vkernel-stub"], {})
         finally:
             os._exit(127)
 
-    def _empty_space(self, th):
-        """Unmap everything the host exec left (stack, ...) except the stub and vdso."""
-        keep = ("[vdso]", "[vvar]", "[vsyscall]", "[vvar_vclock]")
-        for line in open(f"/proc/{th.tid}/maps"):
-            fields = line.split()
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            name = fields[5] if len(fields) > 5 else ""
-            if lo == STUB_BASE or name in keep:
-                continue
-            th.inject(HOST_MUNMAP, lo, hi - lo)
-
+    # -- what an emptied space holds --------------------------------------------
     def reserved_ranges(self, th):
         """Host mappings in an emptied space that guests must not touch
         (the stub, vdso, vvar, vsyscall), as (lo, hi) pairs."""
@@ -397,130 +488,10 @@ class PtracePlatform:
                 return lo, hi
         return None
 
-    # -- waiting --------------------------------------------------------------
-    def _waittid(self, tid):
-        while True:
-            try:
-                return os.waitpid(tid, WALL)[1]
-            except ChildProcessError:
-                return 0
 
-    def wait_stub_trap(self, th):
-        """Wait for the int3 after an injected syscall, absorbing clone events."""
-        while True:
-            status = self._waittid(th.tid)
-            if os.WIFEXITED(status) or os.WIFSIGNALED(status) or status == 0:
-                self._forget(th.tid)
-                raise PlatformError(errno.ESRCH, f"thread {th.tid} died in injection")
-            sig = os.WSTOPSIG(status)
-            if sig == signal.SIGTRAP and status >> 16 == 0:
-                return
-            ptrace(PTRACE_CONT, th.tid)   # clone event or stray signal: swallow
+_local = threading.local()
 
-    def wait_signal_stop(self, th):
-        """Wait until a running thread stops (any stop will do: it is leaving)."""
-        status = self._waittid(th.tid)
-        if status == 0 or not os.WIFSTOPPED(status):
-            self._forget(th.tid)
-            raise PlatformError(errno.ESRCH, f"thread {th.tid} is gone")
 
-    def wait_new(self, tid):
-        """Wait for a freshly cloned tracee's initial SIGSTOP."""
-        status = self._early.pop(tid, None)
-        if status is None:
-            status = self._waittid(tid)
-        if not os.WIFSTOPPED(status):
-            raise PlatformError(errno.ESRCH, f"new thread {tid} did not stop")
-
-    def reap(self, tid):
-        """Wait until a host thread is gone (after SIGKILL or exit)."""
-        while True:
-            status = self._waittid(tid)
-            if status == 0 or os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                break
-            try:
-                ptrace(PTRACE_CONT, tid)
-            except PlatformError:
-                pass
-        self._forget(tid)
-
-    def _forget(self, tid):
-        self.regsmap.pop(tid, None)
-        if self.pending is not None and self.pending[0].tid == tid:
-            self.pending = None
-        th = self.threads.pop(tid, None)
-        if th is not None:
-            th.space.threads.pop(tid, None)
-
-    def wait(self, timeout, fds=()):
-        """Collect traps; block up to `timeout` s (None: forever) or until an fd is ready.
-
-        The virtual CPU blocks in a raw waitpid(2) -- one host call per trap,
-        like a C tracer.  Other threads interrupt it with SIGUSR1 (our
-        inter-processor interrupt, DragonFly uses the same signal); timeouts
-        come from ITIMER_REAL.  Host fds are watched by FdWatcher.
-        """
-        ready = self.watcher.take(fds)
-        if ready or timeout == 0:
-            self.flush_pending()
-            return self._collect(), ready
-        th, regs = self.pending or (None, None)
-        self.pending = None
-        if timeout is not None:
-            signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-6))
-        tid, status = self._step(th.tid if th else 0, regs, self.regsmap)
-        if timeout is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        if tid == -2:                    # the resume failed: the thread died under us
-            return self._collect(), []
-        if tid <= 0:
-            return [], self.watcher.take(fds)
-        trap = self._decode(tid, status, fresh=True)
-        return ([trap] if trap is not None else []), []
-
-    def flush_pending(self):
-        """Carry out a deferred resume_with() now."""
-        if self.pending is not None:
-            th, regs = self.pending
-            self.pending = None
-            try:
-                th.set_regs(regs)
-                th.resume()
-            except PlatformError:
-                pass                     # it died; its exit is collected later
-
-    def _collect(self):
-        traps = []
-        while True:
-            try:
-                tid, status = os.waitpid(-1, os.WNOHANG | WALL)
-            except ChildProcessError:
-                break
-            if tid == 0:
-                break
-            trap = self._decode(tid, status)
-            if trap is not None:
-                traps.append(trap)
-        return traps
-
-    def _decode(self, tid, status, fresh=False):
-        th = self.threads.get(tid)
-        if status & 0xFFFF == 0x857F and th is not None:    # syscall stop: the hot path
-            th._fresh = fresh
-            return Trap(th, SYSCALL)
-        if th is None:
-            if os.WIFSTOPPED(status):
-                self._early[tid] = status      # a new tracee not yet claimed
-            return None
-        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-            self._forget(tid)
-            return Trap(th, EXITED, status=status)
-        sig = os.WSTOPSIG(status)
-        if sig == (signal.SIGTRAP | 0x80):
-            th._fresh = fresh
-            return Trap(th, SYSCALL)
-        if status >> 16:
-            ptrace(PTRACE_SYSEMU, tid)        # stray ptrace event: keep going
-            return None
-        si = th.siginfo()
-        return Trap(th, SIGNAL, signo=sig, code=si.si_code, addr=si.si_addr)
+def current_tracer():
+    """The Tracer of the virtual CPU running on this host thread (or None)."""
+    return getattr(_local, "tracer", None)

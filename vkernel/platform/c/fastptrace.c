@@ -2,8 +2,8 @@
  * fastptrace: the virtual CPU's hot path in one call (part of platform/ptrace.py).
  *
  * step(resume_tid, setregs, regsmap) ->
- *     (tid, status)   a stop or exit collected by waitpid(-1, __WALL)
- *     (-1, errno)     waitpid failed (EINTR when another thread interrupted us)
+ *     (tid, status)   a stop or exit collected by waitpid(-1, __WALL | __WNOTHREAD)
+ *     (-1, errno)     waitpid failed (EINTR: a host signal arrived)
  *
  * If resume_tid > 0, first PTRACE_SETREGS it from `setregs` (a writable
  * buffer of struct user_regs_struct, or None) and PTRACE_SYSEMU it.  Then
@@ -12,6 +12,10 @@
  * registers are fetched with PTRACE_GETREGS straight into its buffer.
  * Doing the four host calls of a syscall round trip in one Python call is
  * what keeps the Python tracer near a C tracer's cost.
+ *
+ * __WNOTHREAD: each virtual CPU is a host thread that waits only for its own
+ * tracees (and its doorbell); without it, one CPU would collect the stops
+ * of another CPU's guests, which only that CPU may then ptrace.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -82,7 +86,7 @@ static PyObject *step(PyObject *self, PyObject *args)
     }
     int status = 0, pid, err = 0;
     Py_BEGIN_ALLOW_THREADS
-    pid = waitpid(-1, &status, __WALL);
+    pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
     if (pid < 0)
         err = errno;
     Py_END_ALLOW_THREADS
