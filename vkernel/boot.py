@@ -123,15 +123,23 @@ class Machine:
 
 
 def host_cpus(conf):
-    """The host CPU of each virtual CPU: -n N gives N tracer threads, each
-    pinned with its guests to its own host CPU (a ptrace stop costs several
-    times less when tracer and tracee share a CPU); with more virtual CPUs
-    than host CPUs they share them round-robin."""
+    """The host CPU of each virtual CPU (None: not pinned).
+
+    By default (and with -l map[,first]) each virtual CPU is a tracer thread
+    pinned with its guests to its own host CPU: a ptrace stop costs several
+    times less when tracer and tracee share a CPU.  With more virtual CPUs
+    than host CPUs they share them round-robin.  -l N puts every virtual
+    CPU on host CPU N; -l any pins nothing."""
     from vkernel.syscalls.linux64 import sys_info
     sys_info.NCPUS[0] = conf.ncpus
+    how = conf.cpulock
+    if how[0] == "any":
+        return [None] * conf.ncpus
     avail = sorted(os.sched_getaffinity(0))
-    first = conf.host_cpu if conf.host_cpu in avail else avail[0]
-    order = [first] + [c for c in avail if c != first]
+    if how[0] == "cpu":
+        return [how[1] if how[1] in avail else avail[0]] * conf.ncpus
+    first = how[1] or conf.host_cpu
+    order = sorted(avail, key=lambda c: (c < first, c))
     return [order[i % len(order)] for i in range(conf.ncpus)]
 
 

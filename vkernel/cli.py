@@ -72,7 +72,7 @@ class Conf:
     pidfile: str = ""
     command: list = dataclasses.field(default_factory=list)
     interfaces: list = dataclasses.field(default_factory=list)
-    cpulock: str = "any"
+    cpulock: tuple = ("map", 0)         # -l: ("any",), ("map", first host CPU), ("cpu", n)
     host_cpu: int = 0
     dumpdir: str = ""                   # -D: crash dumps on panic go here (vkernel/kvm)
 
@@ -145,11 +145,27 @@ def _option(conf, opt, val):
     elif opt == "-I":
         conf.interfaces.append(val)
     elif opt == "-l":
-        conf.cpulock = val
+        conf.cpulock = parse_cpulock(val)
     elif opt == "-D":
         conf.dumpdir = val
     elif opt == "-h":
         raise UsageError("-h")
+
+
+def parse_cpulock(val):
+    """-l any | map[,startCPU] | CPU (vkernel(7)); DragonFly's errors."""
+    if val == "any":
+        return ("any",)
+    kind, num = ("map", val[4:]) if val == "map" or val.startswith("map,") else ("cpu", val)
+    if kind == "map" and not num:
+        return ("map", 0)
+    digits = len(num) - len(num.lstrip("0123456789"))
+    if digits == 0 or digits != len(num):
+        raise UsageError(f"Bad target CPU number at '{num[digits:] or val}'")
+    n, ncpu = int(num), os.cpu_count() or 1
+    if n >= ncpu:
+        raise UsageError(f"Bad target CPU, valid range is 0-{ncpu - 1}")
+    return (kind, n)
 
 
 def parse(argv):

@@ -97,7 +97,7 @@ class Kernel:
         cpus = getattr(self.platform, "tracers", None)
         if not cpus:
             return str(self.conf.host_cpu)
-        return ",".join(str(t.host_cpu) for t in cpus)
+        return ",".join("any" if t.host_cpu is None else str(t.host_cpu) for t in cpus)
 
     def boot(self):
         msgbuf.console_write = self.console.write_kernel
