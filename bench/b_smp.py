@@ -1,4 +1,4 @@
-"""Benchmark 6: two guests at once on -n 1 and -n 2 virtual CPUs.
+"""Benchmark 6: guests on -n 1 and -n 2 virtual CPUs.
 
 Two copies of a guest program run in parallel under one vkernel
 (`sh -c 'prog N & prog N & wait'`), once with one virtual CPU and once
@@ -9,17 +9,21 @@ CPU).  Two workloads:
     once, each pinned to its own host CPU -- what two CPUs can do at best.
   * compute: guest/src/t_cpuloop, no syscall in the loop.  Baseline: the
     two loops natively at once, unpinned.
-Figures are time per operation of the pair (N and n0 differenced, so boot
-cancels), as ratios against the baseline of the same run; -n 1 against
--n 2 shows what the second CPU buys.  Kernel work stays under one lock,
-so the syscall pair cannot scale past what one Python thread serves.
+And one process whose two threads wake each other (guest/src/t_pingpong:
+a byte bounced through two pipes), against the same binary natively: with
+-n 2 its threads may sit on different CPUs, and each wakeup crosses them.
+Figures are time per operation (N and n0 differenced, so boot cancels), as
+ratios against the baseline of the same run; -n 1 against -n 2 shows what
+the second CPU buys.  Kernel work stays under one lock (and one GIL), so
+the syscall pair cannot scale past what one Python thread serves.
 """
 import os
 
 from .harness import compare, compare_raw, figure, vkernel_argv
 
 GETPPID, CPULOOP = "/usr/local/bin/t_getppid", "/usr/local/bin/t_cpuloop"
-N0_SYSCALL, N0_LOOP = 100, 1
+PINGPONG = "/usr/local/bin/t_pingpong"
+N0_SYSCALL, N0_LOOP, N0_PINGPONG = 100, 1, 10
 
 
 def _pair_in_vkernel(setup, ncpus, prog, n):
@@ -47,8 +51,13 @@ def _native_pair(setup, n):
     return setup.run(["/bin/sh", "-c", f"{prog} {n} >/dev/null & {prog} {n} >/dev/null & wait"])
 
 
-def run(setup, n_syscall, n_loop, reps):
+def _pingpong(setup, ncpus, n):
+    return setup.run(vkernel_argv(setup.root, PINGPONG, str(n), options=("-n", str(ncpus))))
+
+
+def run(setup, n_syscall, n_loop, n_pingpong, reps):
     n_syscall, n_loop = max(n_syscall, 10 * N0_SYSCALL), max(n_loop, 1000)
+    n_pingpong = max(n_pingpong, 10 * N0_PINGPONG)
     sys_cmp = compare(reps, {
         "n1": (lambda k: _pair_in_vkernel(setup, 1, GETPPID, k), n_syscall),
         "n2": (lambda k: _pair_in_vkernel(setup, 2, GETPPID, k), n_syscall),
@@ -59,10 +68,17 @@ def run(setup, n_syscall, n_loop, reps):
         "n2": (lambda k: _pair_in_vkernel(setup, 2, CPULOOP, k), n_loop),
         "native": (lambda k: _native_pair(setup, k), n_loop),
     }, N0_LOOP)
+    pp_cmp = compare(reps, {
+        "n1": (lambda k: _pingpong(setup, 1, k), n_pingpong),
+        "n2": (lambda k: _pingpong(setup, 2, k), n_pingpong),
+        "native": (lambda k: setup.run([setup.host_path(PINGPONG), str(k)]), n_pingpong),
+    }, N0_PINGPONG)
     return {**_figures("syscalls", "2 getppid loops at once", "us/call", 1e6, sys_cmp, "c",
                        "2 C tracers on 2 CPUs", n_syscall),
             **_figures("compute", "2 CPU-bound loops at once", "ns/iter", 1e9, loop_cmp,
-                       "native", "the 2 loops natively", n_loop)}
+                       "native", "the 2 loops natively", n_loop),
+            **_figures("pingpong", "2 threads waking each other", "us/round", 1e6, pp_cmp,
+                       "native", "the same, natively", n_pingpong)}
 
 
 def _figures(key, title, unit, scale, cmp, base, base_name, n):

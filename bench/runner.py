@@ -29,6 +29,7 @@ N_DISK_MIB = 256
 N_UNTAR_FILES = 3_000
 N_SMP_SYSCALL = 50_000
 N_SMP_LOOP = 300_000_000
+N_SMP_PINGPONG = 3_000
 
 
 def parse_args(argv):
@@ -70,7 +71,7 @@ def run_benchmarks(setup, names, scale, reps, prompt=True):
                                _scaled(N_UNTAR_FILES, scale), reps))
     if "smp" in names:
         figs.update(b_smp.run(setup, _scaled(N_SMP_SYSCALL, scale), _scaled(N_SMP_LOOP, scale),
-                              reps))
+                              _scaled(N_SMP_PINGPONG, scale), reps))
     return figs
 
 

@@ -14,7 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 FIGURES = {"syscall", "syscall_floor", "cpuloop", "spawn", "boot_true", "boot_rss",
            "boot_prompt", "disk_write", "disk_read", "untar", "smp_syscalls_n1", "smp_syscalls_n2",
-           "smp_compute_n1", "smp_compute_n2"}
+           "smp_compute_n1", "smp_compute_n2", "smp_pingpong_n1", "smp_pingpong_n2"}
 
 
 def test_bench_harness_produces_ratios(root, tmp_path):

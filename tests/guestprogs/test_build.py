@@ -40,6 +40,7 @@ PROGRAMS = {
     "t_jobctl": [],
     "t_ktrace_io": [],
     "t_mmap": ["{dir}"],
+    "t_pingpong": ["100"],
     "t_poll": [],
     "t_signals": [],
     "t_smp": [],

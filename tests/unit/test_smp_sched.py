@@ -87,13 +87,13 @@ def test_an_earlier_callout_from_another_cpu_kicks_cpu0(cpus):
 
 
 def test_a_new_thread_goes_to_the_least_loaded_cpu(cpus):
-    assert cpus[0]._least_loaded() is cpus[1]      # the forking thread keeps CPU 0 busy
-    thread(cpus[1], oncpu=True, tid=101)
+    thread(cpus[0], tid=100)                       # the forking thread, in the kernel
+    assert cpus[0]._least_loaded() is cpus[1]
+    thread(cpus[1], tid=101)                       # on its way there (or running)
     assert cpus[0]._least_loaded() is cpus[0]      # a tie: no move
-    thread(cpus[1], oncpu=True, tid=102)
+    sleep_on(thread(cpus[0], tid=102), "chan")     # asleep: not load
     assert cpus[0]._least_loaded() is cpus[0]
     thread(cpus[0], oncpu=True, tid=103)
-    thread(cpus[0], oncpu=True, tid=104)
     assert cpus[0]._least_loaded() is cpus[1]
 
 

@@ -131,13 +131,14 @@ class Cpu:
             self.migrate(td, dest)
 
     def _least_loaded(self):
+        """The CPU with the fewest threads that are not asleep (running guest
+        code, queued, in the kernel, or on their way there); ties stay here."""
         cpus = [c for c in sched.cpus if c is not None and c.running]
         if len(cpus) < 2:
             return self
-        load = {c: len(c.runq) for c in cpus}
-        load[self] = load.get(self, 0) + 1          # the thread in the kernel here
+        load = dict.fromkeys(cpus, 0)
         for td in kern_proc.alllwp.values():
-            if td.td_oncpu and td.td_cpu in load:
+            if td.td_cpu in load and td.td_wchans is None and not td.td_stopped:
                 load[td.td_cpu] += 1
         best = min(cpus, key=lambda c: (load[c], c is not self))
         return best if load[best] < load[self] else self

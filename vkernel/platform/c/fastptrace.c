@@ -24,6 +24,7 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static int regs_buffer(PyObject *obj, Py_buffer *view)
 {
@@ -37,20 +38,43 @@ static int regs_buffer(PyObject *obj, Py_buffer *view)
     return 0;
 }
 
-static int resume(long tid, PyObject *setregs)
+static int resume(long tid, void *regs)
 {
-    if (setregs != Py_None) {
-        Py_buffer view;
-        if (regs_buffer(setregs, &view) < 0)
-            return -1;
-        long r = ptrace(PTRACE_SETREGS, tid, 0, view.buf);
-        PyBuffer_Release(&view);
-        if (r < 0)
-            return errno;
-    }
+    if (regs != NULL && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+        return errno;
     if (ptrace(PTRACE_SYSEMU, tid, 0, 0) < 0)
         return errno;
     return 0;
+}
+
+/*
+ * Handing the kernel between virtual CPUs.  Kernel work is Python, so a CPU
+ * whose guest trapped needs the GIL, which another CPU may hold.  Sleeping
+ * on the GIL and being woken from another host CPU costs tens of
+ * microseconds here, and the holder often takes it back first.  So a CPU
+ * that comes back from waitpid while another CPU is in the kernel spins a
+ * little (at most SPIN_NS) until that CPU enters its own wait: then the GIL
+ * is free and taken at once.  `in_kernel` counts the CPU threads between
+ * two step() calls; one CPU alone never spins.
+ */
+#define SPIN_NS 60000L
+static int in_kernel;
+static __thread int counted;
+
+static long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void wait_for_kernel(void)
+{
+    if (__atomic_load_n(&in_kernel, __ATOMIC_ACQUIRE) == 0)
+        return;
+    long end = now_ns() + SPIN_NS;
+    while (__atomic_load_n(&in_kernel, __ATOMIC_ACQUIRE) > 0 && now_ns() < end)
+        __builtin_ia32_pause();
 }
 
 static void fetch_regs(int tid, PyObject *regsmap)
@@ -77,19 +101,35 @@ static PyObject *step(PyObject *self, PyObject *args)
     PyObject *setregs, *regsmap;
     if (!PyArg_ParseTuple(args, "lOO!", &tid, &setregs, &PyDict_Type, &regsmap))
         return NULL;
-    if (tid > 0) {
-        int err = resume(tid, setregs);
-        if (err < 0)
+    Py_buffer view;
+    int have_view = 0;
+    if (tid > 0 && setregs != Py_None) {
+        if (regs_buffer(setregs, &view) < 0)
             return NULL;
-        if (err > 0)
-            return Py_BuildValue("(ii)", -2, err);
+        have_view = 1;
     }
-    int status = 0, pid, err = 0;
+    int status = 0, pid = 0, err = 0, rerr = 0;
     Py_BEGIN_ALLOW_THREADS
-    pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
-    if (pid < 0)
-        err = errno;
+    if (counted) {
+        counted = 0;
+        __atomic_sub_fetch(&in_kernel, 1, __ATOMIC_RELEASE);
+    }
+    if (tid > 0)
+        rerr = resume(tid, have_view ? view.buf : NULL);
+    if (!rerr) {
+        pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
+        if (pid < 0)
+            err = errno;
+        else
+            wait_for_kernel();
+    }
     Py_END_ALLOW_THREADS
+    counted = 1;
+    __atomic_add_fetch(&in_kernel, 1, __ATOMIC_RELEASE);
+    if (have_view)
+        PyBuffer_Release(&view);
+    if (rerr)
+        return Py_BuildValue("(ii)", -2, rerr);
     if (pid < 0)
         return Py_BuildValue("(ii)", -1, err);
     if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80))
