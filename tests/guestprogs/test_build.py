@@ -48,6 +48,7 @@ PROGRAMS = {
     "t_threads": [],
     "t_time": [],
     "t_true": [],
+    "t_unix": ["{dir}"],
 }
 
 FAULTS = {

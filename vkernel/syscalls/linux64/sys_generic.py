@@ -83,7 +83,7 @@ def kern_writev(td, fd, iov, off=None):
     try:
         n = fp.ops.write(td, fp, data) if off is None else fp.ops.pwrite(td, fp, data, off)
     except KernelError as e:
-        if e.errno == E.EPIPE:
+        if e.errno == E.EPIPE and fp.ops.kind != "socket":     # sockets signal for themselves
             kern_sig.tdsignal(td, S.SIGPIPE, S.siginfo_kill(S.SIGPIPE, S.SI_USER,
                                                              td.lwp_proc.p_pid, 0))
         raise
