@@ -8,7 +8,7 @@ from conftest import run_vk
 SAME_OUTPUT = [
     ("t_hello",), ("t_true",), ("t_cpuloop", "1000000"), ("t_threads",),
     ("t_signals",), ("t_forkstorm", "50"), ("t_mmap", "/tmp"), ("t_time",),
-    ("t_files", "/tmp"),
+    ("t_files", "/tmp"), ("t_robust",),
 ]
 
 

@@ -42,6 +42,7 @@ PROGRAMS = {
     "t_mmap": ["{dir}"],
     "t_pingpong": ["100"],
     "t_poll": [],
+    "t_robust": [],
     "t_signals": [],
     "t_smp": [],
     "t_spawn": ["3", "/bin/true"],

@@ -9,7 +9,7 @@ import collections
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 
-from . import imgact_elf, kern_exit, kern_proc, kern_vfs
+from . import imgact_elf, kern_exit, kern_futex, kern_proc, kern_vfs
 from .errors import KernelError
 from .kern_synch import sched
 from .proc import P_EXEC, P_PPWAIT
@@ -115,6 +115,7 @@ def _single_thread(td):
     """End every other thread; a thread that execs takes over the process
     id as its thread id (Linux de_thread)."""
     p = td.lwp_proc
+    kern_futex.exit_robust_list(td)             # the old image's locks (mm_release)
     for other in list(p.p_lwps.values()):
         if other is not td:
             kern_exit.thread_exit(other, 0)

@@ -7,7 +7,7 @@ status: (code << 8) for an exit, or the signal number (| 0x80 for a core).
 from vkernel.abi.linux import signal as S
 from vkernel.abi.linux import process as PR
 
-from . import kern_proc
+from . import kern_futex, kern_proc
 from .kern_synch import sched
 from .proc import P_CONTINUED, P_PPWAIT, P_STOPPED_REPORT, P_WEXIT, SSTOP, SZOMB
 from .errors import KernelError
@@ -28,6 +28,7 @@ def exit1(p, xstat):
         return
     p.p_flags |= P_WEXIT
     for td in list(p.p_lwps.values()):
+        kern_futex.exit_robust_list(td)         # while the memory is still there
         sched.unsleep(td)
         kern_proc.alllwp.pop(td.lwp_tid, None)
     _release_resources(p)
@@ -166,6 +167,7 @@ def thread_exit(td, code):
     if len(p.p_lwps) <= 1:
         exit1(p, exit_status(code))
         return
+    kern_futex.exit_robust_list(td)
     if td.lwp_clear_child_tid:
         try:
             from .usercopy import copyout_i32

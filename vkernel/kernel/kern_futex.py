@@ -6,15 +6,20 @@ comes from host MAP_SHARED pages, so the same address in two processes may
 not be the same word; shared anonymous futexes are keyed by address alone
 within a family of forked processes, which is what glibc and musl use.
 """
+import struct
 import time
 
 from vkernel.abi.linux import errno as E
+from vkernel.platform import PlatformError
 
 from .errors import KernelError
 from .kern_synch import sched, tsleep
-from .usercopy import copyin_i32
+from .usercopy import copyin, copyin_i32, copyin_u64, copyout
 
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
+FUTEX_WAITERS, FUTEX_OWNER_DIED, FUTEX_TID_MASK = 0x80000000, 0x40000000, 0x3FFFFFFF
+ROBUST_LIST_LIMIT = 2048            # Linux's ROBUST_LIST_LIMIT: a loop cannot hang us
+ROBUST_HEAD_SIZE = 24               # struct robust_list_head
 
 
 def futex_key(td, addr, private):
@@ -89,3 +94,37 @@ def wake_on_exit(td, addr):
     """CLONE_CHILD_CLEARTID: the thread is gone, wake one joiner."""
     _wake_key(futex_key(td, addr, True), 1)
     _wake_key(futex_key(td, addr, False), 1)
+
+
+# -- robust futexes (Linux kernel/futex/core.c: exit_robust_list) ---------------------------
+def exit_robust_list(td):
+    """td is dying (exit, exec, a fatal signal): every lock word on its robust
+    list that still names td as owner gets FUTEX_OWNER_DIED, and one waiter
+    is woken, whose lock then returns EOWNERDEAD.  The list lives in guest
+    memory and may be garbage: a bad pointer ends the walk."""
+    head = td.lwp_robust_list
+    if not head:
+        return
+    td.lwp_robust_list = 0
+    try:
+        first, offset, pending = struct.unpack("<QqQ", copyin(td, head, ROBUST_HEAD_SIZE))
+        entry, seen = first & ~1, 0
+        while entry != head and seen < ROBUST_LIST_LIMIT:
+            nxt = copyin_u64(td, entry) & ~1
+            if entry != pending & ~1:
+                _owner_died(td, entry + offset)
+            entry, seen = nxt, seen + 1
+        if pending & ~1:
+            _owner_died(td, (pending & ~1) + offset)
+    except (KernelError, PlatformError):
+        pass
+
+
+def _owner_died(td, uaddr):
+    uaddr &= 0xFFFFFFFFFFFFFFFF
+    val = copyin_i32(td, uaddr) & 0xFFFFFFFF
+    if val & FUTEX_TID_MASK != td.lwp_tid:
+        return
+    copyout(td, uaddr, struct.pack("<I", (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED))
+    if val & FUTEX_WAITERS:
+        wake_on_exit(td, uaddr)

@@ -8,7 +8,7 @@ import struct
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import process as PR
 from vkernel.abi.linux import signal as S
-from vkernel.kernel import kern_exec, kern_exit, kern_fork, kern_proc
+from vkernel.kernel import kern_exec, kern_exit, kern_fork, kern_futex, kern_proc
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.usercopy import (copyin, copyin_ptrs, copyinstr, copyinstr_bytes,
                                      copyout, copyout_i32)
@@ -44,10 +44,25 @@ def sys_set_tid_address(td, tidptr):
 
 @syscall(NR.set_robust_list, PTR, U64)
 def sys_set_robust_list(td, head, size):
-    """Implements Linux set_robust_list(2) (the list is recorded, not walked)."""
-    if size != 24:
+    """Implements Linux set_robust_list(2): walked when the thread dies
+    (kern_futex.exit_robust_list)."""
+    if size != kern_futex.ROBUST_HEAD_SIZE:
         raise KernelError(E.EINVAL)
     td.lwp_robust_list = head
+    return 0
+
+
+@syscall(NR.get_robust_list, I32, PTR, PTR)
+def sys_get_robust_list(td, tid, head_ptr, len_ptr):
+    """Implements Linux get_robust_list(2)."""
+    other = td if tid == 0 else kern_proc.alllwp.get(tid)
+    if other is None:
+        raise KernelError(E.ESRCH)
+    me = td.lwp_proc.p_ucred
+    if me.uid != 0 and other.lwp_proc.p_ucred.ruid != me.uid:
+        raise KernelError(E.EPERM)
+    copyout(td, head_ptr, struct.pack("<Q", other.lwp_robust_list))
+    copyout(td, len_ptr, struct.pack("<Q", kern_futex.ROBUST_HEAD_SIZE))
     return 0
 
 
