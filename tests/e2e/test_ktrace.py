@@ -97,6 +97,18 @@ def test_psig_default_and_caught(root):
     assert any(c.startswith("SIGUSR1 caught") for c in caught)
 
 
+def test_csw_records_a_sleep_in_the_kernel(root):
+    """-t w: a sleep in a syscall is `CSW  stop kernel` then `CSW  resume
+    kernel`, between the call and its return (BSD tsleep's ktrcsw)."""
+    out, _ = sh(root, "ktrace -t cw sleep 0.05; kdump")
+    mine = [(r[2], r[3]) for r in records(out, "sleep")]
+    call = next(i for i, r in enumerate(mine) if r[1].startswith("clock_nanosleep("))
+    assert mine[call + 1:call + 4] == [("CSW", "stop kernel"), ("CSW", "resume kernel"),
+                                       ("RET", "clock_nanosleep 0")]
+    out, _ = sh(root, "ktrace -t c sleep 0.05; kdump")
+    assert not records(out, kind="CSW")                 # not asked for: none
+
+
 # -- inheritance, descendants, -p ------------------------------------------------------------
 def test_inherit_across_fork(root):
     out, _ = sh(root, "ktrace -i sh -c 'ls /; true' >/dev/null; kdump")

@@ -26,10 +26,10 @@ from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F
 from vkernel.abi.linux import signal as S
 from vkernel.abi.vkernel.ktrace import (
-    KTR_GENIO, KTR_NAMEI, KTR_PSIG, KTR_SYSCALL, KTR_SYSRET, KTR_USER, KTRFAC_ACTIVE,
+    KTR_CSW, KTR_GENIO, KTR_NAMEI, KTR_PSIG, KTR_SYSCALL, KTR_SYSRET, KTR_USER, KTRFAC_ACTIVE,
     KTRFAC_INHERIT, KTRFAC_MASK, KTRFAC_ROOT, KTRFLAG_DESCEND, KTRH_CPUID_ENCODE,
     KTRH_THREADED, KTROP, KTROP_CLEAR, KTROP_CLEARFILE, KTROP_SET, MAXCOMLEN, ktr_genio,
-    ktr_header, ktr_psig, ktr_syscall, ktr_sysret)
+    ktr_csw, ktr_header, ktr_psig, ktr_syscall, ktr_sysret)
 from vkernel.abi.vkernel.linux_nargs import LINUX_SYSCALL_NARGS
 from vkernel.abi.vkernel.syscalls import VKERNEL_SYSCALL_NAMES, VKERNEL_SYSCALL_NARGS
 from vkernel.abi.linux.syscalls import SYSCALL_NAMES
@@ -40,6 +40,7 @@ from vkernel.vfs.vnode import VLNK, VREG
 from . import kern_exec, kern_exit, kern_fork, kern_sig, kern_vfs, msgbuf
 from .errors import KernelError
 from .kern_proc import allproc_scan, descendants, pfind, pgfind
+from .kern_synch import sched
 from .kern_sysctl import sysctl_int
 from .proc import P_SUGID, SZOMB
 from .usercopy import copyinstr
@@ -323,6 +324,12 @@ def ktrpsig(td, sig, act, info):
                                          code=code, mask=td.lwp_sigmask & MASK64))
 
 
+def ktrcsw(td, out, user):
+    """KTR_CSW: td leaves the CPU (out=1: a sleep in the kernel) or comes back."""
+    if KTRPOINT(td, KTR_CSW):
+        ktrwrite(td, KTR_CSW, ktr_csw.pack(out=out, user=user))
+
+
 def ktruser(td, data):
     """KTR_USER: utrace(2)'s bytes."""
     if KTRPOINT(td, KTR_USER):
@@ -353,6 +360,7 @@ def ktrace_init():
     """Install the kernel's trace points (the dispatcher's and the I/O workers'
     hooks are installed by vkernel.syscalls.linux64.sys_ktrace)."""
     kern_sig.hooks["ktrpsig"] = ktrpsig
+    sched.ktrcsw = ktrcsw
     kern_vfs.ktrnamei_hook = ktrnamei
     kern_fork.hooks["ktrace_fork"] = ktrace_fork
     kern_exit.hooks["ktrace_exit"] = ktrace_exit

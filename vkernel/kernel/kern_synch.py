@@ -26,6 +26,8 @@ import itertools
 import threading
 import time
 
+from vkernel.abi.vkernel.ktrace import KTRFAC_CSW
+
 mp_lock = threading.RLock()
 
 WAKE_NORMAL, WAKE_SIGNAL, WAKE_TIMEOUT = "wakeup", "signal", "timeout"
@@ -43,6 +45,7 @@ class SleepQueues:
         self.runq = []                # CPU 0's tds to re-dispatch (and a CPU-less td's)
         self.cpus = []                # the virtual CPUs (trap.Cpu), by cpuid
         self.curcpu = None            # the CPU that holds mp_lock
+        self.ktrcsw = None            # kern_ktrace's context-switch record writer
         self.timers = []              # heap of (deadline, seq, callback)
         self.knotes = {}              # chan -> [fn]: called by every wakeup(chan)
         self._seq = itertools.count()
@@ -59,6 +62,8 @@ class SleepQueues:
         if deadline is not None:
             gen = td.td_sleepgen
             self.callout(deadline, lambda: self._timeout(td, gen))
+        if self.ktrcsw is not None and td.lwp_proc.p_traceflag & KTRFAC_CSW:
+            self.ktrcsw(td, 1, 0)               # KTR_CSW "stop kernel"
         if interruptible and _signal_pending(td):
             self.setrunnable(td, WAKE_SIGNAL)   # posted while td ran: no sleep
         raise Sleep()

@@ -22,6 +22,7 @@ import time
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
+from vkernel.abi.vkernel.ktrace import KTRFAC_CSW
 from vkernel.platform import EXITED, SIGNAL, SYSCALL
 
 from . import kern_exit, kern_proc, kern_shutdown, kern_sig, msgbuf
@@ -163,6 +164,8 @@ class Cpu:
             self.curthread = None
 
     def _run_one(self, td):
+        if sched.ktrcsw is not None and td.lwp_proc.p_traceflag & KTRFAC_CSW:
+            sched.ktrcsw(td, 0, 0)                  # KTR_CSW "resume kernel"
         if td.td_stopped:
             td.td_stopped = False
             self.userret(td)
