@@ -7,6 +7,7 @@
     vkernel syscalls
     vkernel ps [-acjlwx] [-M core] [-N system] [-p pid]
     vkernel dmesg [-M core] [-N system]
+    vkernel gdb [PID]
 
 Usage errors exit 64 (EX_USAGE), fatal setup errors exit 1, pidfile errors 70.
 """
@@ -28,6 +29,7 @@ SHORT_USAGE = """usage: vkernel [-hdstUvz] [-c file] [-D dumpdir] [-e name=value
        vkernel syscalls
        vkernel ps [-acjlwx] [-M core] [-N system] [-p pid]
        vkernel dmesg [-M core] [-N system]
+       vkernel gdb [PID]
 """
 
 LONG_USAGE = SHORT_USAGE + """
@@ -226,6 +228,9 @@ def main(argv=None):
     if argv[:1] in (["ps"], ["dmesg"]):            # read a vkernel's memory (libkvm)
         from .kvm import dmesg, ps
         return (ps if argv[0] == "ps" else dmesg).main(argv[1:])
+    if argv[:1] == ["gdb"]:                        # attach kgdb to a running kernel
+        from .debug import kgdb
+        return kgdb.main(argv[1:])
     try:
         conf = parse(argv)
     except UsageError as e:

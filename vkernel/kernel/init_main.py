@@ -116,6 +116,8 @@ class Kernel:
         self._hooks()
         from vkernel.kvm import kvm_dump, kvm_nlist
         kvm_nlist.write_namelist()          # <rundir>/kernel.<pid>, for vkernel ps -M /proc/<pid>/mem
+        from vkernel.debug import kgdb_start
+        kgdb_start()                        # <rundir>/kgdb.<pid>, for vkernel gdb
         if getattr(self.conf, "dumpdir", ""):
             kvm_dump.set_dumpdir(self.conf.dumpdir)
         self.rootvp = self.mountroot(self)

@@ -23,6 +23,7 @@ import time
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.abi.vkernel.ktrace import KTRFAC_CSW
+from vkernel.debug import kgdb_poll
 from vkernel.platform import EXITED, SIGNAL, SYSCALL
 
 from . import kern_exit, kern_proc, kern_shutdown, kern_sig, msgbuf
@@ -66,6 +67,7 @@ class Cpu:
             traps, ready = wait(self._deadline(), self.fd_handlers)
             with mp_lock:                        # one acquisition per trap
                 sched.curcpu = self
+                kgdb_poll()                          # an attached `vkernel gdb` (debug/)
                 if not self.running:
                     break
                 if self.ipiq:
