@@ -9,7 +9,8 @@
  * right address, PROT_NONE blocks reads); mremap grow/in-place failure/
  * MREMAP_FIXED move/shrink; madvise(MADV_DONTNEED) zeroing private pages
  * but not shared ones; msync of a shared file mapping; a private file
- * mapping (copy-on-write, zero tail, SIGBUS past EOF); mincore; a large
+ * mapping (copy-on-write, zero tail, SIGBUS past EOF); a shared mapping of
+ * a read-only descriptor that mprotect cannot make writable; mincore; a large
  * sparse mapping; MAP_SHARED anonymous memory shared across fork while
  * MAP_PRIVATE memory is copy-on-write; invalid mmap arguments.
  * Prints one line per check; exits 1 with "FAIL: ..." on stderr otherwise.
@@ -253,6 +254,32 @@ static void check_msync(void)
     printf("msync: ok\n");
 }
 
+/* A shared mapping of a file opened read-only can never become writable:
+ * mprotect(PROT_WRITE) is EACCES and the file keeps its bytes. */
+static void check_shared_readonly(void)
+{
+    char path[4096], buf[8] = { 0 };
+    snprintf(path, sizeof path, "%s/t_mmap.XXXXXX", tmpdir);
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && pwrite(fd, "keep", 4, 0) == 4, "mkstemp/pwrite");
+    int ro = open(path, O_RDONLY);
+    unlink(path);
+    CHECK(ro >= 0, "open read-only");
+    char *p = mmap(NULL, PG, PROT_READ, MAP_SHARED, ro, 0);
+    CHECK(p != MAP_FAILED, "mmap shared read-only");
+    EXPECT_ERR(mprotect(p, PG, PROT_READ | PROT_WRITE), EACCES);
+    EXPECT_ERR((long)mmap(NULL, PG, RW, MAP_SHARED, ro, 0), EACCES);
+    char *q = mmap(NULL, PG, RW, MAP_SHARED, fd, 0);          /* the read-write fd may */
+    CHECK(q != MAP_FAILED && mprotect(q, PG, PROT_READ) == 0 &&
+          mprotect(q, PG, RW) == 0, "read-write fd: mprotect back to writable");
+    CHECK(pread(fd, buf, 4, 0) == 4 && memcmp(buf, "keep", 4) == 0, "file changed");
+    munmap(p, PG);
+    munmap(q, PG);
+    close(ro);
+    close(fd);
+    printf("shared read-only: ok\n");
+}
+
 static void check_file_private(void)
 {
     static char content[5000];
@@ -352,6 +379,7 @@ int main(int argc, char **argv)
     check_mremap();
     check_madvise();
     check_msync();
+    check_shared_readonly();
     check_file_private();
     check_mincore();
     check_sparse();

@@ -103,6 +103,7 @@ def test_mount_and_umount_tmpfs(root):
     mounts = out.split("user 1\n")[1]
     assert mounts.splitlines() == ["/dev/root on / type hostfs (rw)",
                                    "devtmpfs on /dev type devtmpfs (rw)",
+                                   "tmpfs on /dev/shm type tmpfs (rw,nosuid,nodev)",
                                    "proc on /proc type proc (rw,nosuid,nodev,noexec)"]
 
 

@@ -43,6 +43,7 @@ PROGRAMS = {
     "t_pingpong": ["100"],
     "t_poll": [],
     "t_robust": [],
+    "t_shm": ["{dir}"],
     "t_signals": [],
     "t_smp": [],
     "t_spawn": ["3", "/bin/true"],

@@ -94,7 +94,7 @@ def test_instance_with_slots(mem):
     e = Entry(0x1000, 0x3000, 5, 2, "[stack]", 7)
     got = {k: mem.value(v) for k, v in mem.attrs(id(e)).items()}
     assert got == {"start": 0x1000, "end": 0x3000, "prot": 5, "flags": 2, "name": "[stack]",
-                   "offset": 7}
+                   "offset": 7, "obj": None}
 
 
 def test_other_objects_are_refs_with_their_type_name(mem):

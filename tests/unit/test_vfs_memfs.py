@@ -1,5 +1,9 @@
-"""memfs (tmpfs) as a root and as a mount; memfd_create; size limits."""
+"""memfs (tmpfs) as a root and as a mount; memfd_create; size limits; file
+data moved into a host memfd when mapped (coherent MAP_SHARED), its seals,
+and its host descriptors closed when the file goes away."""
+import fcntl
 import gc
+import mmap
 import os
 import sys
 
@@ -11,13 +15,18 @@ from test_vfs_helpers import Ctx, err, names, read_file, write_file  # noqa: E40
 
 from vkernel.abi.linux import errno as E  # noqa: E402
 from vkernel.abi.linux import fcntl as F  # noqa: E402
+from vkernel.abi.linux import mman as M  # noqa: E402
 from vkernel.abi.linux import stat as S  # noqa: E402
+from vkernel.abi.linux.syscalls import NR  # noqa: E402
 from vkernel.fs.memfs import MemMount, memfd_create  # noqa: E402
+from vkernel.fs.memfs.memfs_data import HOST_NAME  # noqa: E402
+from vkernel.kernel.kern_futex import futex_key  # noqa: E402
 from vkernel.kernel.file import File  # noqa: E402
 from vkernel.vfs import vfs_syscalls as V  # noqa: E402
 from vkernel.vfs.mount import MountTable  # noqa: E402
 from vkernel.vfs.vfs_vnops import VnodeFileOps  # noqa: E402
 from vkernel.vfs.vnode import VDIR, VFIFO, VLNK  # noqa: E402
+from fakekernel import call  # noqa: E402
 
 
 @pytest.fixture
@@ -111,3 +120,121 @@ def test_permissions(ctx):
     V.kern_mkdirat(user, ctx.root, "/t/sub", 0o755)
     va = V.kern_statat(ctx, ctx.root, "/t/sub")
     assert va.gid == 77 and va.mode & S.S_ISGID     # setgid directories pass it on
+
+
+# -- data in a host memfd -----------------------------------------------------------------
+def host_memfds():
+    """How many host descriptors of this process are memfs memfds."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += HOST_NAME in os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    return n
+
+
+def test_mapping_moves_the_data_into_a_memfd(ctx):
+    fp = write_file(ctx, "/f", b"before", F.O_RDWR | F.O_CREAT)
+    vp = fp.vnode
+    assert vp.data.fd == -1                     # never mapped: kernel memory
+    fd = vp.host_fd(True)
+    assert os.pread(fd, 100, 0) == b"before"
+    fp.ops.pwrite(None, fp, b"write()", 10)     # write() is seen by a mapping...
+    assert os.pread(fd, 100, 0) == b"before\0\0\0\0write()"
+    os.pwrite(fd, b"STORE", 0)                  # ...and a store through one by read()
+    assert read_file(ctx, "/f") == b"STOREe\0\0\0\0write()"
+    fp.ops.truncate(None, fp, 3)
+    assert os.fstat(fd).st_size == 3 and V.kern_statat(ctx, ctx.root, "/f").size == 3
+    ro = vp.host_fd(False)                      # read-only shared mappings get an O_RDONLY fd
+    assert ro != fd and fcntl.fcntl(ro, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+    assert vp.host_fd(True) == fd and vp.host_fd(False) == ro
+
+
+def test_memfd_host_fds_closed_when_the_file_goes_away():
+    mnt = MemMount(mode=0o755)
+    ctx = Ctx(mnt.root, MountTable(mnt))
+    gc.collect()
+    before = host_memfds()
+    fp = write_file(ctx, "/f", b"x" * 5000, F.O_RDWR | F.O_CREAT)
+    fp.vnode.host_fd(True)
+    fp.vnode.host_fd(False)
+    assert host_memfds() == before + 2 and mnt.used == 5000
+    del fp
+    gc.collect()
+    assert host_memfds() == before + 2          # still linked
+    V.kern_unlinkat(ctx, ctx.root, "/f")
+    gc.collect()
+    assert host_memfds() == before and mnt.used == 0
+    vp = memfd_create()
+    vp.write(0, b"anonymous")
+    vp.host_fd(True)
+    assert host_memfds() == before + 1
+    del vp
+    gc.collect()
+    assert host_memfds() == before
+
+
+def test_memfd_seals_reach_the_host_memfd():
+    vp = memfd_create()
+    vp.write(0, b"sealed data")
+    fd = vp.host_fd(True)
+    shared = mmap.mmap(fd, 11)
+    assert err(vp.data.add_seals, F.F_SEAL_WRITE) == E.EBUSY      # a writable mapping
+    shared.close()
+    vp.data.add_seals(F.F_SEAL_WRITE | F.F_SEAL_SHRINK)
+    assert vp.data.seals == F.F_SEAL_WRITE | F.F_SEAL_SHRINK
+    assert err(vp.write, 0, b"x") == E.EPERM
+    assert err(vp.setattr, size=1) == E.EPERM
+    with pytest.raises(PermissionError):                           # what the guest's mmap gets
+        mmap.mmap(fd, 11)
+    assert mmap.mmap(vp.host_fd(False), 11, prot=mmap.PROT_READ)[:6] == b"sealed"
+
+
+def test_seals_before_the_first_mapping():
+    vp = memfd_create()
+    vp.write(0, b"abc")
+    vp.data.add_seals(F.F_SEAL_GROW)
+    assert err(vp.write, 2, b"xy") == E.EPERM
+    assert vp.write(0, b"AB") == 2
+    fd = vp.host_fd(True)                       # moved, sealed on the host too
+    assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) == F.F_SEAL_GROW
+    vp.data.add_seals(F.F_SEAL_SEAL)
+    assert err(vp.data.add_seals, F.F_SEAL_WRITE) == E.EPERM
+
+
+def test_accounting_and_limits_through_the_memfd():
+    mnt = MemMount(size_limit=3 * 4096, max_file=2 * 4096)
+    ctx = Ctx(mnt.root, MountTable(mnt))
+    fp = write_file(ctx, "/f", b"y" * 4096, F.O_RDWR | F.O_CREAT)
+    fp.ops.pwrite(None, fp, b"z" * 10, 100)     # an overwrite costs nothing
+    assert mnt.used == 4096
+    fp.vnode.host_fd(True)
+    assert mnt.used == 4096 and mnt.statfs()["f_bfree"] == 2
+    assert err(fp.ops.truncate, None, fp, 2 * 4096 + 1) == E.EFBIG
+    fp.ops.truncate(None, fp, 2 * 4096)
+    assert V.kern_statat(ctx, ctx.root, "/f").blocks == 8            # the host allocated one page
+    assert err(write_file, ctx, "/g", b"w" * 4097) == E.ENOSPC
+    assert mnt.used == 2 * 4096
+    fp.ops.truncate(None, fp, 10)
+    assert mnt.used == 10 and read_file(ctx, "/f") == b"y" * 10
+
+
+# -- mapped by guests (fake platform) ---------------------------------------------------
+def test_shared_file_mappings_on_the_fake_platform(k):
+    k.install("/dev/seg", b"\0" * 8192, 0o666)
+    fd = call(k.td, NR.openat, F.AT_FDCWD, k.cstr("/dev/seg"), F.O_RDWR, 0)
+    vm = k.init.p_vmspace
+    committed = vm.limit.committed
+    rw = M.PROT_READ | M.PROT_WRITE
+    a = call(k.td, NR.mmap, 0, 8192, rw, M.MAP_SHARED, fd, 0)
+    b = call(k.td, NR.mmap, 0, 4096, rw, M.MAP_SHARED, fd, 4096)
+    assert a > 0 and b > 0 and a != b
+    assert vm.limit.committed == committed      # the file's pages are the file's, not -m's
+    assert vm.find(a).obj is vm.find(b).obj is not None
+    assert futex_key(k.td, a + 4096 + 8, False) == futex_key(k.td, b + 8, False)
+    assert futex_key(k.td, a + 8, False) != futex_key(k.td, b + 8, False)
+    assert futex_key(k.td, a + 8, True) != futex_key(k.td, a + 8, False)
+    c = call(k.td, NR.mmap, 0, 4096, rw, M.MAP_PRIVATE, fd, 0)
+    assert vm.find(c).obj is None and vm.limit.committed == committed + 4096
+    assert vm.find(a).obj.data.fd >= 0          # mapped from the memfd

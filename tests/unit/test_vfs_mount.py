@@ -144,7 +144,7 @@ def test_mountroot(tmp_path):
     os.mkdir(os.path.join(hostroot, "dev"))
     mounts = mountroot(hostroot, tmp=True)
     assert [row[1:3] for row in mounts.list()] == [
-        ("/", "hostfs"), ("/dev", "devtmpfs"), ("/tmp", "tmpfs")]
+        ("/", "hostfs"), ("/dev", "devtmpfs"), ("/dev/shm", "tmpfs"), ("/tmp", "tmpfs")]
     ctx = Ctx(mounts.root.root, mounts)
     assert V.kern_statat(ctx, ctx.root, "/dev/null").rdev == 0x103
     assert V.kern_statat(ctx, ctx.root, "/tmp").mode == 0o1777

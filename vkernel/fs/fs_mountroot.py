@@ -41,16 +41,18 @@ def mountroot(root, flags=0, tmp=False):
     """The MountTable of a guest rooted at `root`: a host directory, or a
     filesystem already mounted (ext2 on the root disk, by the caller).
 
-    devfs goes on /dev, procfs on /proc and, when `tmp`, a tmpfs on /tmp,
-    each only if the root has that directory; a host directory shows as
-    /dev/root (its name is no business of the guest's).  Returns the
+    devfs goes on /dev with a tmpfs on /dev/shm (POSIX shared memory,
+    shm_open and sem_open, as on Linux), procfs on /proc and, when `tmp`,
+    a tmpfs on /tmp, each only if the root has that directory; a host
+    directory shows as /dev/root (its name is no business of the guest's).  Returns the
     table; its devfs is `mounts.find("/dev")`, where the tty layer and
     the disks register their devices.
     """
     if isinstance(root, str):
         root = HostMount(root, flags, source="/dev/root")
     mounts = MountTable(root)
-    mount_at(mounts, "/dev", DevfsMount())
+    if mount_at(mounts, "/dev", DevfsMount()):
+        mount_at(mounts, "/dev/shm", MemMount(flags=MNT_NOSUID | MNT_NODEV, mode=0o1777))
     mount_at(mounts, "/proc", ProcMount(flags=MNT_NOSUID | MNT_NODEV | MNT_NOEXEC))
     if tmp:
         mount_at(mounts, "/tmp", MemMount(mode=0o1777))

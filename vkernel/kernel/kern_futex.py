@@ -1,10 +1,11 @@
 """Futexes (Linux kernel/futex/*): sleeping on a guest memory word.
 
-Wait channels are keyed by (address space, address) for private futexes and
-by (host tgid, address) for shared ones -- shared memory between processes
-comes from host MAP_SHARED pages, so the same address in two processes may
-not be the same word; shared anonymous futexes are keyed by address alone
-within a family of forked processes, which is what glibc and musl use.
+Wait channels are keyed by (address space, address) for private futexes.
+Shared ones in a shared file mapping (shm_open, sem_open, memfd) are keyed
+by (file, offset in it), as Linux's get_futex_key does, since processes map
+a file at addresses of their own; other shared futexes (shared anonymous
+memory, inherited across fork at the same address, which is what glibc and
+musl use) are keyed by address alone.
 """
 import struct
 import time
@@ -25,8 +26,12 @@ ROBUST_HEAD_SIZE = 24               # struct robust_list_head
 def futex_key(td, addr, private):
     if addr & 3:
         raise KernelError(E.EINVAL)
+    vm = td.lwp_proc.p_vmspace
     if private:
-        return ("futex", id(td.lwp_proc.p_vmspace), addr)
+        return ("futex", id(vm), addr)
+    e = vm.find(addr) if vm is not None else None
+    if e is not None and e.obj is not None:
+        return ("futex", "file", id(e.obj), e.offset + addr - e.start)
     return ("futex", "shared", addr)
 
 

@@ -5,9 +5,11 @@ BSD counterpart: sys/vm/vm_map.c and vm_mmap.c; Linux: mm/mmap.c.
 The pages themselves live in the host process (platform Space); the kernel
 keeps its own map (start, end, prot, flags, name) so that it can account
 memory against -m, answer /proc/PID/maps and mincore, refuse to touch the
-platform stub, and copy file contents into private file mappings (guests
-hold no host file descriptors, so every file mapping is a private copy made
-by the kernel).
+platform stub, and copy file contents into private file mappings.  Guests
+hold no host file descriptors: a file whose filesystem has a host
+descriptor of its data (hostfs files, memfs files in a memfd) is mapped
+from the kernel's descriptor (Space.map_host_fd), any other file mapping
+is a private copy made by the kernel.
 """
 import bisect
 
@@ -51,19 +53,26 @@ class MemoryLimit:
 
 
 class Entry:
-    __slots__ = ("start", "end", "prot", "flags", "name", "offset")
+    """One mapping.  `obj`: the file of a shared file mapping (its vnode),
+    kept alive while mapped; shared futexes in it are keyed by (obj, offset)."""
+    __slots__ = ("start", "end", "prot", "flags", "name", "offset", "obj")
 
-    def __init__(self, start, end, prot, flags, name="", offset=0):
+    def __init__(self, start, end, prot, flags, name="", offset=0, obj=None):
         self.start, self.end, self.prot, self.flags = start, end, prot, flags
-        self.name, self.offset = name, offset
+        self.name, self.offset, self.obj = name, offset, obj
 
     def clip(self, start, end):
         e = Entry(max(start, self.start), min(end, self.end), self.prot, self.flags,
-                  self.name, self.offset + max(0, start - self.start))
+                  self.name, self.offset + max(0, start - self.start), self.obj)
         return e
 
     @property
     def charge(self):
+        """Bytes committed against -m: writable private or anonymous memory.
+        A shared file mapping's pages belong to the file, which its own
+        filesystem counts (Linux's accountable_mapping)."""
+        if self.flags & M.MAP_SHARED and not self.flags & M.MAP_ANONYMOUS:
+            return 0
         if self.prot & M.PROT_WRITE and not self.flags & M.MAP_NORESERVE:
             return self.end - self.start
         return 0
@@ -129,11 +138,13 @@ class VmSpace:
             raise KernelError(-r)
         return r
 
-    def mmap(self, addr, length, prot, flags, name="", offset=0, contents=None, hostfd=None):
+    def mmap(self, addr, length, prot, flags, name="", offset=0, contents=None, hostfd=None,
+             obj=None):
         """Map memory.
 
         `hostfd`: a kernel-owned host descriptor of the file to map directly
-        (hostfs files: shared mappings stay coherent with read/write).
+        (hostfs and memfs files: shared mappings stay coherent with
+        read/write); `obj` is then the file, recorded for a shared mapping.
         `contents` (bytes): fills a private copy instead (files without one).
         """
         if length <= 0:
@@ -155,6 +166,7 @@ class VmSpace:
         if hostfd is not None:
             start = self._mapfd(hostfd, hint, length, prot, flags, offset)
             e.start, e.end = start, start + length
+            e.obj = obj if flags & M.MAP_SHARED else None
             self._insert(e)
             return start
         start = self._host(HOST_MMAP, hint, length, hprot, hflags, -1, 0)
@@ -214,7 +226,8 @@ class VmSpace:
         self._remove(old, old + max(oldlen, 1))
         if flags & M.MREMAP_DONTUNMAP:
             self._insert(e.clip(old, old + oldlen))
-        self._insert(Entry(r, r + newlen, moved.prot, moved.flags, moved.name, moved.offset))
+        self._insert(Entry(r, r + newlen, moved.prot, moved.flags, moved.name, moved.offset,
+                           moved.obj))
         return r
 
     def brk(self, new):

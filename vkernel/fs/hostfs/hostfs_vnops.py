@@ -51,6 +51,7 @@ class HostVnode(Vnode):
         self._fds = [fd]            # closed when the vnode dies
         weakref.finalize(self, _close_all, self._fds)
         self._io = None             # (fd, writable) for data
+        self._map_ro = None         # a read-only fd for read-only shared mappings
         self._meta = _UNREAD
 
     # -- metadata ----------------------------------------------------------
@@ -121,8 +122,19 @@ class HostVnode(Vnode):
     # -- data --------------------------------------------------------------
     def host_fd(self, write):
         """A host descriptor of this file's data for the kernel to map into a
-        guest (the platform duplicates it; the vnode keeps ownership)."""
-        return self._iofd(write)
+        guest (the platform duplicates it; the vnode keeps ownership).
+
+        Without `write` the descriptor is read-only: the guest could
+        otherwise mprotect a read-only shared mapping writable and write a
+        file it may only read (the host checks the descriptor's mode)."""
+        if write:
+            return self._iofd(True)
+        self._iofd(False)                       # a regular file with readable data
+        if self._map_ro is None:
+            with host():
+                self._map_ro = os.open(fdpath(self.fd), os.O_RDONLY | os.O_CLOEXEC)
+            self._fds.append(self._map_ro)
+        return self._map_ro
 
     def _iofd(self, write):
         """A descriptor for reading (and writing) a regular file's data."""

@@ -3,9 +3,13 @@
 FreeBSD counterpart: sys/fs/tmpfs/tmpfs_vfsops.c (mount, statfs, the size
 limit); Linux's is mm/shmem.c (shmem_fill_super, memfd's shm_mnt).
 
-The mount counts the bytes its regular files hold: growing past
-`size_limit` is ENOSPC, one file past `max_file` is EFBIG.  A file's bytes
-are given back when the file itself goes away (unlinked and closed).
+The mount counts the bytes its regular files hold, by their sizes (an
+upper bound of what their host memfds can take, whatever guests store
+through mappings): growing past `size_limit` is ENOSPC, one file past
+`max_file` is EFBIG; statfs reports the same figures.  A file's bytes are
+given back, and its host memfd closed, when the file itself goes away:
+unlinked, closed and unmapped (the last reference to its MemNode dropped;
+a guest's shared mapping holds its file, see vm_map.Entry.obj).
 """
 import itertools
 import weakref
@@ -44,7 +48,8 @@ class MemMount(Mount):
         weakref.finalize(node, self._release, node.data)
 
     def _release(self, data):
-        self.used -= len(data)
+        self.used -= data.size
+        data.release()
 
     def reserve(self, delta):
         """Account for `delta` more bytes of file data (negative frees)."""

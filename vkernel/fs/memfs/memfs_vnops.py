@@ -6,7 +6,9 @@ tmpfs_node and its vnode are one object here); Linux's is mm/shmem.c.
 A MemNode is its own vnode: the filesystem has no other copy of a file, so
 vnode identity comes for free.  Directories hold their entries in a dict
 and know their parent; a directory's link count is derived (2 + its
-subdirectories, 0 once removed).
+subdirectories, 0 once removed).  A regular file's bytes are a MemData
+(memfs_data.py): kernel memory until the file is mapped, then a host memfd
+that `host_fd` hands to mmap(2), so shared mappings are coherent.
 """
 import time
 
@@ -15,6 +17,8 @@ from vkernel.abi.linux import fcntl as F
 from vkernel.kernel.errors import KernelError
 from vkernel.vfs.vnode import (MODE_MASK, VDIR, VLNK, VREG, Vattr, Vnode,
                                ns_to_ts, vttodt)
+
+from .memfs_data import MemData
 
 DIRENT_SIZE = 20        # Linux shmem's BOGO_DIRENT_SIZE: a directory's "size"
 
@@ -32,7 +36,7 @@ class MemNode(Vnode):
         self.mode = mode & MODE_MASK
         self.uid, self.gid, self.rdev = uid, gid, rdev
         self.nlink = 0                  # links from directories (non-dirs)
-        self.data = bytearray() if vtype == VREG else None
+        self.data = MemData() if vtype == VREG else None
         self.entries = {} if vtype == VDIR else None
         self.target = None              # symlink text
         self.dirparent = None           # directories: the containing one
@@ -47,7 +51,7 @@ class MemNode(Vnode):
         return Vattr(type=self.vtype, mode=self.mode, nlink=self._nlink(),
                      uid=self.uid, gid=self.gid, size=self._size(),
                      rdev=self.rdev, ino=self.ino, dev=self.mount.dev,
-                     blocks=(len(self.data) + 511) // 512 if self.data else 0,
+                     blocks=self.data.blocks() if self.data is not None else 0,
                      atime=self.atime, mtime=self.mtime, ctime=self.ctime)
 
     def _nlink(self):
@@ -57,7 +61,7 @@ class MemNode(Vnode):
 
     def _size(self):
         if self.vtype == VREG:
-            return len(self.data)
+            return self.data.size
         if self.vtype == VDIR:
             return (len(self.entries) + 2) * DIRENT_SIZE
         if self.vtype == VLNK:
@@ -82,32 +86,50 @@ class MemNode(Vnode):
     def _truncate(self, size):
         if self.vtype != VREG:
             raise self._nodata()
-        self.mount.reserve(size - len(self.data))
-        if size < len(self.data):
-            del self.data[size:]
-        else:
-            self.data.extend(bytes(size - len(self.data)))
+        self.data.check_truncate(size)
+        self._resize(size, self.data.truncate, size)
         self.mtime = _now()
+
+    def _resize(self, end, op, *args):
+        """Run op(*args), which leaves the file `end` bytes long, with the
+        mount's space for it: ENOSPC past the mount's size, then EFBIG past
+        its largest file (a full tmpfs answers ENOSPC, as Linux's does)."""
+        grow = end - self.data.size
+        self.mount.reserve(max(0, grow))
+        try:
+            if end > self.mount.max_file:
+                raise KernelError(E.EFBIG)
+            result = op(*args)
+        except KernelError:
+            self.mount.reserve(-max(0, grow))
+            raise
+        if grow < 0:
+            self.mount.reserve(grow)
+        return result
 
     # -- data --------------------------------------------------------------
     def read(self, off, n):
         if self.vtype != VREG:
             raise self._nodata()
         self.atime = _now()
-        return bytes(self.data[off:off + n])
+        return self.data.read(off, n)
 
     def write(self, off, data):
         if self.vtype != VREG:
             raise self._nodata()
-        end = off + len(data)
-        if end > self.mount.max_file:
-            raise KernelError(E.EFBIG)
-        self.mount.reserve(end - len(self.data))
-        if off > len(self.data):
-            self.data.extend(bytes(off - len(self.data)))
-        self.data[off:end] = data
+        if not data:
+            return 0
+        self.data.check_write(off, len(data))
+        n = self._resize(max(off + len(data), self.data.size), self.data.write, off, data)
         self.mtime = self.ctime = _now()
-        return len(data)
+        return n
+
+    def host_fd(self, write):
+        """A host descriptor of this file's data for the kernel to map into a
+        guest (the platform duplicates it; the file keeps ownership)."""
+        if self.vtype != VREG:
+            raise self._nodata()
+        return self.data.host_fd(write)
 
     def readlink(self):
         if self.vtype != VLNK:

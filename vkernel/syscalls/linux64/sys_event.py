@@ -3,7 +3,8 @@
 Linux counterparts: fs/eventfd.c, fs/timerfd.c, fs/signalfd.c and
 mm/memfd.c.  The file objects are in vkernel.kernel.kern_event; a memfd is
 a memfs file (vkernel.fs.memfs.memfd_create) opened as a VnodeFileOps that
-also keeps the file's seals (F_ADD_SEALS / F_GET_SEALS through fcntl).
+also answers F_ADD_SEALS / F_GET_SEALS; like every memfs file its data
+moves into a host memfd when first mapped, so MAP_SHARED is coherent.
 """
 import struct
 
@@ -24,8 +25,7 @@ from vkernel.vfs.vfs_vnops import VnodeFileOps
 MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB = 0x1, 0x2, 0x4
 MFD_NOEXEC_SEAL, MFD_EXEC = 0x8, 0x10
 MFD_NAME_MAX = 249                        # NAME_MAX - strlen("memfd:")
-F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW = 0x1, 0x2, 0x4
-F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 0x8, 0x10, 0x20
+F_SEAL_SEAL, F_SEAL_EXEC = 0x1, 0x20     # the others are enforced by memfs_data.py
 SEALS_ALL = 0x3F
 
 
@@ -124,45 +124,24 @@ def sys_signalfd(td, fd, umask, sizemask):
 
 # -- memfd ------------------------------------------------------------------------------
 class MemfdFileOps(VnodeFileOps):
-    """An open memfd: a memfs file plus its seals (mm/memfd.c)."""
+    """An open memfd: a memfs file whose seals fcntl can see and add (mm/memfd.c).
+
+    The seals belong to the file's data (vp.data.seals), which enforces
+    them on every write and truncate, also through another open of it."""
 
     kind = "memfd"
 
-    def __init__(self, vp, seals):
-        super().__init__(vp)
-        self.memfd_seals = seals
-
     def seals(self, td, fp, cmd, arg):
         """fcntl F_ADD_SEALS / F_GET_SEALS."""
+        data = self.vp.data
         if cmd == F.F_GET_SEALS:
-            return self.memfd_seals
+            return data.seals
         if arg & ~SEALS_ALL:
             raise KernelError(E.EINVAL)
-        if not fp.writable or self.memfd_seals & F_SEAL_SEAL:
+        if not fp.writable:
             raise KernelError(E.EPERM)
-        self.memfd_seals |= arg
+        data.add_seals(arg)
         return 0
-
-    def _check_write(self, off, data):
-        if self.memfd_seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
-            raise KernelError(E.EPERM)
-        if self.memfd_seals & F_SEAL_GROW and off + len(data) > self.vp.getattr().size:
-            raise KernelError(E.EPERM)
-
-    def write(self, td, fp, data):
-        self._check_write(self._append_offset(fp, fp.offset), data)
-        return super().write(td, fp, data)
-
-    def pwrite(self, td, fp, data, off):
-        self._check_write(self._append_offset(fp, off), data)
-        return super().pwrite(td, fp, data, off)
-
-    def truncate(self, td, fp, length):
-        size = self.vp.getattr().size
-        if (length < size and self.memfd_seals & F_SEAL_SHRINK) or \
-                (length > size and self.memfd_seals & F_SEAL_GROW):
-            raise KernelError(E.EPERM)
-        return super().truncate(td, fp, length)
 
 
 @syscall(NR.memfd_create, PTR, U32)
@@ -181,6 +160,7 @@ def sys_memfd_create(td, uname, flags):
     if flags & MFD_NOEXEC_SEAL:
         vp.setattr(mode=0o666)
         seals = (seals & ~F_SEAL_SEAL) | F_SEAL_EXEC
+    vp.data.seals = seals
     path = "/memfd:%s (deleted)" % name.decode("utf-8", "surrogateescape")
-    fp = File(MemfdFileOps(vp, seals), F.O_RDWR | F.O_LARGEFILE, path, vp)
+    fp = File(MemfdFileOps(vp), F.O_RDWR | F.O_LARGEFILE, path, vp)
     return td.lwp_proc.p_fd.alloc(fp, bool(flags & MFD_CLOEXEC))

@@ -1,8 +1,11 @@
 """Memory syscalls: brk, mmap, munmap, mprotect, mremap, madvise, msync, mincore.
 
 Linux counterpart: mm/mmap.c, mm/mprotect.c, mm/mremap.c; the work is in
-vkernel.kernel.vm_map.  File mappings are private copies made by the kernel
-(guests hold no host descriptors); MAP_SHARED of a file is a snapshot.
+vkernel.kernel.vm_map.  Guests hold no host descriptors: hostfs and memfs
+files (tmpfs, /dev/shm, memfd_create) are mapped from the kernel's host
+descriptor of their data, so MAP_SHARED is coherent; any other file (ext2,
+procfs) gets a private copy made by the kernel, and MAP_SHARED of it is a
+snapshot.
 """
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import mman as M
@@ -37,12 +40,16 @@ def _mapfile(td, fd, prot, flags):
 
 
 def _host_fd(fp, prot, flags):
-    """A host descriptor to map the file directly, when its filesystem has one."""
+    """A host descriptor to map the file directly, when its filesystem has one.
+
+    A shared mapping of a file opened for writing gets a writable descriptor
+    (it may be mprotect()ed writable later, VM_MAYWRITE); any other gets a
+    read-only one, so the host refuses PROT_WRITE on it as Linux does."""
     getfd = getattr(fp.vnode, "host_fd", None)
     if getfd is None:
         return None
     try:
-        return getfd(bool(flags & M.MAP_SHARED and prot & M.PROT_WRITE))
+        return getfd(bool(flags & M.MAP_SHARED and fp.writable))
     except KernelError:
         return None
 
@@ -54,7 +61,7 @@ def _map_file(td, addr, length, prot, flags, fd, off):
         return vm.mmap(addr, length, prot, flags | M.MAP_ANONYMOUS, "/dev/zero")
     hostfd = _host_fd(fp, prot, flags)
     if hostfd is not None:
-        return vm.mmap(addr, length, prot, flags, fp.path, off, hostfd=hostfd)
+        return vm.mmap(addr, length, prot, flags, fp.path, off, hostfd=hostfd, obj=fp.vnode)
     data = fp.ops.pread(td, fp, page_round(length), off) or b""
     flags = (flags & ~M.MAP_SHARED) | M.MAP_PRIVATE
     return vm.mmap(addr, length, prot, flags, fp.path, off, contents=data)
@@ -124,7 +131,8 @@ def sys_madvise(td, addr, length, advice):
 
 @syscall(NR.msync, PTR, U64, I32)
 def sys_msync(td, addr, length, flags):
-    """Implements Linux msync(2): file mappings are private copies, nothing to write."""
+    """Implements Linux msync(2): shared mappings are the host's pages of the
+    file and private ones copies, so there is nothing to write back."""
     if addr % PAGE or flags & ~7 or (flags & M.MS_ASYNC and flags & M.MS_SYNC):
         raise KernelError(E.EINVAL)
     vm = _vm(td)
