@@ -2,6 +2,8 @@
 
 The syscall dispatcher is the single place that turns a KernelError into -errno.
 """
+import contextlib
+
 from vkernel.abi.linux import errno as E
 
 
@@ -15,3 +17,13 @@ class KernelError(Exception):
 
 def error(errno, msg=""):
     return KernelError(errno, msg)
+
+
+@contextlib.contextmanager
+def host_errors():
+    """Run host calls made for a guest: an OSError becomes a KernelError with
+    the same errno (host and guest errnos are both Linux's)."""
+    try:
+        yield
+    except OSError as e:
+        raise KernelError(e.errno or E.EIO) from None

@@ -6,7 +6,6 @@ device filesystems, the syscall table, then the first process (pid 1),
 exec'd from the guest root like any other program.
 """
 import os
-import signal
 import sys
 import threading
 import time

@@ -8,7 +8,6 @@ vfork is a fork whose parent sleeps until the child execs or exits.
 """
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import process as PR
-from vkernel.abi.linux import signal as S
 
 from . import kern_proc
 from .errors import KernelError

@@ -18,7 +18,6 @@ kern_shutdown.trap_fatal, which prints the report and runs ddb, and
 re-runs the work when ddb is continued.
 """
 import signal
-import time
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S

@@ -11,13 +11,12 @@ that keep hostfs inside its directory are written here once:
     fdpath(fd): the kernel resolves /proc/self/fd/N to that very inode, so
     nothing is followed or looked up by name.
 """
-import contextlib
 import ctypes
 import os
 import resource
 
 from vkernel.abi.linux import errno as E
-from vkernel.kernel.errors import KernelError
+from vkernel.kernel.errors import KernelError, host_errors
 from vkernel.vfs.namei import NAME_MAX
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -44,13 +43,7 @@ def fdpath(fd):
     return f"/proc/self/fd/{fd}"
 
 
-@contextlib.contextmanager
-def host():
-    """Run host calls, turning OSError into KernelError (same Linux errno)."""
-    try:
-        yield
-    except OSError as e:
-        raise KernelError(e.errno or E.EIO) from None
+host = host_errors          # run host calls, OSError -> KernelError (same errno)
 
 
 def renameat2(olddirfd, old, newdirfd, new, flags):

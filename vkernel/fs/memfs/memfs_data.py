@@ -18,13 +18,12 @@ the file; once the data is in a memfd they are set on it as well, so that
 the host refuses writable shared mappings of a write-sealed file (EPERM)
 and F_SEAL_WRITE while one exists (EBUSY), as Linux's mm/memfd.c does.
 """
-import contextlib
 import fcntl
 import os
 
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import fcntl as F
-from vkernel.kernel.errors import KernelError
+from vkernel.kernel.errors import KernelError, host_errors
 
 HOST_NAME = "vkernel-memfs"         # what the host shows in a guest's host maps
 HOST_SEALS = (F.F_SEAL_SHRINK | F.F_SEAL_GROW | F.F_SEAL_WRITE
@@ -32,13 +31,7 @@ HOST_SEALS = (F.F_SEAL_SHRINK | F.F_SEAL_GROW | F.F_SEAL_WRITE
 _HOST_IO_MAX = 0x7FFFF000                        # Linux's MAX_RW_COUNT
 
 
-@contextlib.contextmanager
-def _host():
-    """Run host calls, turning OSError into KernelError (same errno)."""
-    try:
-        yield
-    except OSError as e:
-        raise KernelError(e.errno or E.EIO) from None
+_host = host_errors         # run host calls, OSError -> KernelError (same errno)
 
 
 class MemData:
