@@ -179,6 +179,8 @@ def thread_exit(td, code):
     del p.p_lwps[td.lwp_tid]
     kern_proc.alllwp.pop(td.lwp_tid, None)
     running, td.td_oncpu = td.td_oncpu, False
+    if td.td_cpu is not None:
+        td.td_cpu.oncpu.discard(td)
     try:
         td.host.exit_thread(running)
     except PlatformError:

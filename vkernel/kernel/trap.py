@@ -31,6 +31,7 @@ from .kern_synch import WAKE_SIGNAL, mp_lock, sched, tsleep, Sleep
 from .proc import P_WEXIT
 
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
+IDLE_POLL = 300e-6       # s an idle CPU polls before blocking (with more than one CPU)
 
 
 class Cpu:
@@ -45,6 +46,7 @@ class Cpu:
         self.running = True
         self.runq = sched.runq if cpuid == 0 else []
         self.ipiq = []                # work other CPUs send here (under mp_lock)
+        self.oncpu = set()            # its threads running guest code now
         self.fd_handlers = {}        # host fd -> callback (console input, ...)
         self.pending_work = False       # set from host signal handlers
         self.host_requests = lambda: None
@@ -62,8 +64,10 @@ class Cpu:
         with mp_lock:
             sched.curcpu = self
             self.run_queue()
+        poll = IDLE_POLL if sum(c is not None for c in sched.cpus) > 1 else 0.0
         while self.running:
-            traps, ready = wait(self._deadline(), self.fd_handlers)
+            traps, ready = wait(self._deadline(), self.fd_handlers,
+                                0.0 if self.oncpu else poll)
             with mp_lock:                        # one acquisition per trap
                 sched.curcpu = self
                 kgdb_poll()                          # an attached `vkernel gdb` (debug/)
@@ -204,9 +208,10 @@ class Cpu:
         td = th.cookie
         if td is None:
             return
+        td.td_oncpu = False
+        self.oncpu.discard(td)
         if trap.kind != EXITED and td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
             return           # a thread that exited while running elsewhere: its CPU ends it
-        td.td_oncpu = False
         self.curthread = td
         try:
             self._guarded(td, self._trap, td, trap)
@@ -257,6 +262,7 @@ class Cpu:
         what = kern_sig.postsig(td)
         if what == "run":
             td.td_oncpu = True
+            self.oncpu.add(td)
             td.host.resume_with(td.regs)
         elif what == "stop":
             self._hold(td)

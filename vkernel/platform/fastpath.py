@@ -40,7 +40,7 @@ def _build():
     spec = importlib.util.spec_from_file_location("_fastptrace", out, loader=loader)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
-    return mod.step
+    return mod
 
 
 def _ctypes_step():
@@ -50,7 +50,7 @@ def _ctypes_step():
     ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
     status = ctypes.c_int()
 
-    def step(tid, setregs, regsmap):
+    def step(tid, setregs, regsmap, cpu=-1, spin_ns=0):
         if tid > 0:
             if setregs is not None and ptrace(PTRACE_SETREGS, tid, None,
                                               ctypes.addressof(setregs)) < 0:
@@ -68,8 +68,10 @@ def _ctypes_step():
 
 
 def load_step():
-    """The `step` function: the C extension, or the ctypes fallback."""
+    """(step, kick, kind): the C extension's, or the ctypes fallback's step
+    and no kick (an idle CPU then never polls; kicks ring its doorbell)."""
     try:
-        return _build(), "c"
+        mod = _build()
+        return mod.step, mod.kick, "c"
     except (OSError, subprocess.CalledProcessError, ImportError):
-        return _ctypes_step(), "ctypes"
+        return _ctypes_step(), None, "ctypes"

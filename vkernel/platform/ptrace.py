@@ -441,7 +441,7 @@ class PtracePlatform:
         """host_cpus: for each virtual CPU, the host CPU it and its guests are
         pinned to (None: not pinned)."""
         from .ptrace_cpu import Tracer
-        self._step, self.fastpath = load_step()
+        self._step, self._kick, self.fastpath = load_step()
         self.stub_fd = os.memfd_create("vkernel-stub", os.MFD_CLOEXEC)
         os.write(self.stub_fd, stub_elf())
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -39,6 +39,7 @@ class Tracer:
         self.pending = None               # (Thread, Regs): a deferred resume_with
         self._early = {}                  # tid -> status seen before the tid was known
         self._step = platform._step
+        self._kick = platform._kick       # C: mark this CPU kicked; True if it polls
         self.calls = collections.deque()  # platform work other CPUs hand us
         self.bell = None
         self.watcher = None
@@ -56,7 +57,10 @@ class Tracer:
         self.watcher = FdWatcher(self.kick)
 
     def kick(self):
-        """Wake this CPU if it waits (any host thread)."""
+        """Wake this CPU if it waits (any host thread): a CPU polling while
+        idle sees the kick at once, one blocked in waitpid needs its doorbell."""
+        if self._kick is not None and self._kick(self.cpuid):
+            return
         if self.bell is not None:
             self.bell.ring()
 
@@ -141,13 +145,14 @@ class Tracer:
         return True
 
     # -- waiting ----------------------------------------------------------------------
-    def wait(self, deadline, fds=()):
+    def wait(self, deadline, fds=(), spin=0.0):
         """Collect traps of this CPU's guests.
 
         Blocks until a trap, a ready fd, a kick, or monotonic time
         `deadline` (None: no deadline; 0: do not block).  The CPU blocks in
-        one raw waitpid(2), fused with the deferred resume (fastptrace).
-        Returns (traps, ready fds).
+        one raw waitpid(2), fused with the deferred resume (fastptrace);
+        with `spin` seconds it first polls (only when no guest of this host
+        CPU runs, which the caller knows).  Returns (traps, ready fds).
         """
         while self.calls:
             self._run_call(self.calls.popleft())
@@ -158,11 +163,12 @@ class Tracer:
         self.bell.set_deadline(deadline)
         th, regs = self.pending or (None, None)
         self.pending = None
-        tid, status = self._step(th.tid if th else 0, regs, self.regsmap)
+        tid, status = self._step(th.tid if th else 0, regs, self.regsmap, self.cpuid,
+                                 int(spin * 1e9))
         if tid == -2:                    # the resume failed: the thread died under us
             return self._collect(), []
-        if tid <= 0:                     # EINTR: a host signal (its handler runs next)
-            return [], self.watcher.take(fds)
+        if tid <= 0:                     # a kick while polling (-3), or EINTR: a host
+            return [], self.watcher.take(fds)      # signal (its handler runs next)
         trap = self._decode(tid, status, fresh=True)
         return ([trap] if trap is not None else []), []
 

@@ -95,12 +95,55 @@ static void fetch_regs(int tid, PyObject *regsmap)
     PyBuffer_Release(&view);
 }
 
+/*
+ * An idle CPU polls before it blocks.  A CPU with no guest running on its
+ * host CPU may spend up to spin_ns polling waitpid(WNOHANG) and its `kicked`
+ * word before it blocks in waitpid: a kick from another CPU then costs no
+ * doorbell and no cross-CPU wakeup (threads that wake each other across
+ * CPUs).  kick() sets the word and says whether the CPU was polling (then
+ * no doorbell is needed); the poller clears `polling` and looks at `kicked`
+ * once more before blocking, so no kick falls between the two.
+ */
+#define MAXCPU 64
+static int kicked[MAXCPU], polling[MAXCPU];
+
+static PyObject *kick(PyObject *self, PyObject *args)
+{
+    int cpu;
+    if (!PyArg_ParseTuple(args, "i", &cpu) || cpu < 0 || cpu >= MAXCPU)
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "bad cpu");
+    __atomic_store_n(&kicked[cpu], 1, __ATOMIC_SEQ_CST);
+    return PyBool_FromLong(__atomic_load_n(&polling[cpu], __ATOMIC_SEQ_CST));
+}
+
+/* Poll for up to spin_ns: a stop (pid > 0), a kick (-3), an error (-1), or 0. */
+static int poll_idle(int cpu, long spin_ns, int *status)
+{
+    long end = now_ns() + spin_ns;
+    int pid = 0;
+    __atomic_store_n(&polling[cpu], 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&kicked[cpu], __ATOMIC_SEQ_CST)) {
+        pid = waitpid(-1, status, __WALL | __WNOTHREAD | WNOHANG);
+        if (pid != 0 || now_ns() >= end)
+            break;
+        __builtin_ia32_pause();
+    }
+    __atomic_store_n(&polling[cpu], 0, __ATOMIC_SEQ_CST);
+    if (pid == 0 && __atomic_exchange_n(&kicked[cpu], 0, __ATOMIC_SEQ_CST))
+        return -3;
+    return pid;
+}
+
 static PyObject *step(PyObject *self, PyObject *args)
 {
-    long tid;
+    long tid, spin_ns = 0;
+    int cpu = -1;
     PyObject *setregs, *regsmap;
-    if (!PyArg_ParseTuple(args, "lOO!", &tid, &setregs, &PyDict_Type, &regsmap))
+    if (!PyArg_ParseTuple(args, "lOO!|il", &tid, &setregs, &PyDict_Type, &regsmap,
+                          &cpu, &spin_ns))
         return NULL;
+    if (cpu >= MAXCPU)
+        cpu = -1;
     Py_buffer view;
     int have_view = 0;
     if (tid > 0 && setregs != Py_None) {
@@ -114,15 +157,18 @@ static PyObject *step(PyObject *self, PyObject *args)
         counted = 0;
         __atomic_sub_fetch(&in_kernel, 1, __ATOMIC_RELEASE);
     }
+    if (cpu >= 0)
+        __atomic_store_n(&kicked[cpu], 0, __ATOMIC_SEQ_CST);   /* the caller looked */
     if (tid > 0)
         rerr = resume(tid, have_view ? view.buf : NULL);
-    if (!rerr) {
+    if (!rerr && cpu >= 0 && spin_ns > 0)
+        pid = poll_idle(cpu, spin_ns, &status);
+    if (!rerr && pid == 0)
         pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
-        if (pid < 0)
-            err = errno;
-        else
-            wait_for_kernel();
-    }
+    if (pid == -1)
+        err = errno;
+    else if (!rerr)
+        wait_for_kernel();
     Py_END_ALLOW_THREADS
     counted = 1;
     __atomic_add_fetch(&in_kernel, 1, __ATOMIC_RELEASE);
@@ -131,7 +177,7 @@ static PyObject *step(PyObject *self, PyObject *args)
     if (rerr)
         return Py_BuildValue("(ii)", -2, rerr);
     if (pid < 0)
-        return Py_BuildValue("(ii)", -1, err);
+        return Py_BuildValue("(ii)", pid, pid == -3 ? 0 : err);
     if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80))
         fetch_regs(pid, regsmap);
     return Py_BuildValue("(ii)", pid, status);
@@ -139,6 +185,7 @@ static PyObject *step(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"step", step, METH_VARARGS, "resume a thread, then wait for the next stop"},
+    {"kick", kick, METH_VARARGS, "mark a CPU kicked; True if it is polling (no doorbell needed)"},
     {NULL, NULL, 0, NULL},
 };
 
