@@ -12,6 +12,7 @@
  * Usage: t_jobctl
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,8 +127,9 @@ static void sigsuspend_with_pending(void)
 
 static void orphaned_stopped_group(void)
 {
-    int fd[2];
+    int fd[2], alive[2];
     pipe(fd);
+    pipe(alive);                               /* c holds the write end until it dies */
     pid_t e = fork();
     if (e == 0) {                              /* a session whose exit orphans a group */
         setsid();
@@ -138,21 +140,22 @@ static void orphaned_stopped_group(void)
             pause();
             _exit(0);
         }
+        close(alive[1]);
         setpgid(c, c);
         waitpid(c, 0, WUNTRACED);
         write(fd[1], &c, sizeof c);
         _exit(0);
     }
+    close(alive[1]);
     pid_t c;
     read(fd[0], &c, sizeof c);
     waitpid(e, 0, 0);
-    for (int i = 0; i < 100; i++) {
-        int st;
-        if (waitpid(c, &st, WNOHANG) == c || kill(c, 0) < 0) {
-            printf("stopped group orphaned by an exit: hung up\n");
-            return;
-        }
-        nap(0.1);
+    /* c is not our child: whoever adopts it may not reap it at once, so its
+     * death is seen as the end of the pipe it held, not by kill(c, 0) */
+    struct pollfd p = { .fd = alive[0], .events = POLLIN };
+    if (poll(&p, 1, 10000) == 1) {
+        printf("stopped group orphaned by an exit: hung up\n");
+        return;
     }
     printf("stopped group orphaned by an exit: still stopped\n");
     kill(c, SIGKILL);

@@ -16,6 +16,7 @@ went away, 64 for a usage error.
 """
 import os
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -271,4 +272,7 @@ def main(argv):
         print(f"vkernel gdb: {e}", file=sys.stderr)
         return 1
     print(f"Attaching to vkernel, process {pid}", flush=True)
+    # ^C interrupts the kernel even when we were started with SIGINT ignored
+    # (a background job of a non-interactive shell, nohup): as gdb does
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return Client(sock, pid).run()
