@@ -22,7 +22,7 @@ import signal
 from vkernel.abi.linux import errno as E
 from vkernel.abi.linux import signal as S
 from vkernel.abi.vkernel.ktrace import KTRFAC_CSW
-from vkernel.debug import kgdb_poll
+from vkernel.debug import gdb_trace, kgdb_poll
 from vkernel.platform import EXITED, SIGNAL, SYSCALL
 
 from . import kern_exit, kern_proc, kern_shutdown, kern_sig, msgbuf
@@ -31,7 +31,7 @@ from .kern_synch import WAKE_SIGNAL, mp_lock, sched, tsleep, Sleep
 from .proc import P_WEXIT
 
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
-IDLE_POLL = 300e-6       # s an idle CPU polls before blocking (with more than one CPU)
+IDLE_POLL_NS = 300_000   # an idle CPU polls this long before blocking (with more than one CPU)
 
 
 class Cpu:
@@ -64,13 +64,15 @@ class Cpu:
         with mp_lock:
             sched.curcpu = self
             self.run_queue()
-        poll = IDLE_POLL if sum(c is not None for c in sched.cpus) > 1 else 0.0
+        poll = IDLE_POLL_NS if sum(c is not None for c in sched.cpus) > 1 else 0
+        kgdb_gen = -1
         while self.running:
-            traps, ready = wait(self._deadline(), self.fd_handlers,
-                                0.0 if self.oncpu else poll)
+            traps, ready = wait(self._deadline(), self.fd_handlers, 0 if self.oncpu else poll)
             with mp_lock:                        # one acquisition per trap
                 sched.curcpu = self
-                kgdb_poll()                          # an attached `vkernel gdb` (debug/)
+                if gdb_trace._generation != kgdb_gen:     # an attached `vkernel gdb`
+                    kgdb_gen = gdb_trace._generation
+                    kgdb_poll()
                 if not self.running:
                     break
                 if self.ipiq:

@@ -387,7 +387,7 @@ class FakePlatform:
             if not th.space.threads:
                 th.space.mm.alive = False       # the last thread took the process
 
-    def wait(self, deadline, fds=(), spin=0.0):
+    def wait(self, deadline, fds=(), spin_ns=0):
         """Traps of every resumed thread that has a stop due, in resume order.
 
         deadline: monotonic time to return by (None: none; 0: do not block).

@@ -145,14 +145,14 @@ class Tracer:
         return True
 
     # -- waiting ----------------------------------------------------------------------
-    def wait(self, deadline, fds=(), spin=0.0):
+    def wait(self, deadline, fds=(), spin_ns=0):
         """Collect traps of this CPU's guests.
 
         Blocks until a trap, a ready fd, a kick, or monotonic time
         `deadline` (None: no deadline; 0: do not block).  The CPU blocks in
         one raw waitpid(2), fused with the deferred resume (fastptrace);
-        with `spin` seconds it first polls (only when no guest of this host
-        CPU runs, which the caller knows).  Returns (traps, ready fds).
+        with `spin_ns` it first polls that long (only when no guest of this
+        host CPU runs, which the caller knows).  Returns (traps, ready fds).
         """
         while self.calls:
             self._run_call(self.calls.popleft())
@@ -160,11 +160,11 @@ class Tracer:
         if ready or deadline == 0 or (deadline is not None and deadline <= time.monotonic()):
             self.flush_pending()
             return self._collect(), ready
-        self.bell.set_deadline(deadline)
+        if deadline != self.bell.deadline:
+            self.bell.set_deadline(deadline)
         th, regs = self.pending or (None, None)
         self.pending = None
-        tid, status = self._step(th.tid if th else 0, regs, self.regsmap, self.cpuid,
-                                 int(spin * 1e9))
+        tid, status = self._step(th.tid if th else 0, regs, self.regsmap, self.cpuid, spin_ns)
         if tid == -2:                    # the resume failed: the thread died under us
             return self._collect(), []
         if tid <= 0:                     # a kick while polling (-3), or EINTR: a host
