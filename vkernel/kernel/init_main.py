@@ -24,6 +24,7 @@ from .kern_synch import mp_lock, sched
 from .proc import Lwp, Proc, SACTIVE, SZOMB
 from .trap import Cpu
 from .vm_map import MemoryLimit, VmSpace
+from vkernel.platform import spawn_thread
 
 
 INIT_FALLBACKS = ("/etc/init", "/bin/init", "/bin/sh")
@@ -49,6 +50,23 @@ def uptime_text(seconds):
             out += f"{s // n}{unit}"
             s %= n
     return f"{out}{s}s"
+
+
+VISITORS_DELAY = 0.05       # s after boot: a short `-- command` never pays for them
+
+
+def _for_visitors():
+    """What outside tools need, made by a callout soon after boot (off the
+    path to init): the namelist <rundir>/kernel.<pid> (vkernel ps -M
+    /proc/<pid>/mem) and the debugger stub <rundir>/kgdb.<pid> (vkernel gdb).
+    Neither can stop the kernel: a failure is one line on the host's stderr."""
+    try:
+        from vkernel.kvm import kvm_nlist
+        kvm_nlist.write_namelist()
+        from vkernel.debug import kgdb_start
+        kgdb_start()
+    except Exception as e:                       # not kernel code: no fatal trap
+        print(f"vkernel: namelist or debugger stub: {e!r}", file=sys.stderr)
 
 
 def _takes_signal(p, sig):
@@ -113,12 +131,10 @@ class Kernel:
         self.limit = MemoryLimit(self.conf.memsize)
         self.limit.log = msgbuf.log
         self._hooks()
-        from vkernel.kvm import kvm_dump, kvm_nlist
-        kvm_nlist.write_namelist()          # <rundir>/kernel.<pid>, for vkernel ps -M /proc/<pid>/mem
-        from vkernel.debug import kgdb_start
-        kgdb_start()                        # <rundir>/kgdb.<pid>, for vkernel gdb
+        from vkernel.kvm import kvm_dump          # crash dumps, sysctl kern.dumpdev
         if getattr(self.conf, "dumpdir", ""):
             kvm_dump.set_dumpdir(self.conf.dumpdir)
+        sched.callout(time.monotonic() + VISITORS_DELAY, _for_visitors)
         self.rootvp = self.mountroot(self)
         self.init = self._start_init()
 
@@ -297,7 +313,6 @@ class Kernel:
     # -- the other CPUs (DragonFly's APs: application processors) ---------------------------
     def start_aps(self):
         """Start CPUs 1..N-1, each on its own host thread."""
-        from vkernel.platform import spawn_thread
         for cpu in self.cpus[1:]:
             cpu.thread = spawn_thread(self._ap_main, f"cpu{cpu.cpuid}", cpu)
 
