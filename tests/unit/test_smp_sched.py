@@ -123,3 +123,11 @@ def test_ddb_stops_the_other_cpus_guests(cpus):
     ctx = types.SimpleNamespace(cpu=cpus[0])
     assert stop_cpus(ctx) == 0b10
     assert interrupted == ["b"]
+
+
+def test_an_idle_cpu_polls_only_on_a_host_cpu_of_its_own(cpus):
+    assert not cpus[0]._may_poll()                  # not pinned (-l any, the fake)
+    cpus[0].tracer.host_cpu, cpus[1].tracer.host_cpu = 0, 1
+    assert cpus[0]._may_poll() and cpus[1]._may_poll()
+    cpus[1].tracer.host_cpu = 0                     # -n 4 on 2 host CPUs: shared
+    assert not cpus[0]._may_poll()

@@ -64,7 +64,7 @@ class Cpu:
         with mp_lock:
             sched.curcpu = self
             self.run_queue()
-        poll = IDLE_POLL_NS if sum(c is not None for c in sched.cpus) > 1 else 0
+        poll = IDLE_POLL_NS if self._may_poll() else 0
         kgdb_gen = -1
         while self.running:
             traps, ready = wait(self._deadline(), self.fd_handlers, 0 if self.oncpu else poll)
@@ -88,6 +88,14 @@ class Cpu:
                     self.user_trap(trap)
                 if self.runq:
                     self.run_queue()
+
+    def _may_poll(self):
+        """Poll while idle only with other CPUs to kick us and a host CPU of
+        our own (polling on a shared one would take it from guests)."""
+        cpus = [c for c in sched.cpus if c is not None]
+        mine = getattr(self.tracer, "host_cpu", None)
+        return len(cpus) > 1 and mine is not None and \
+            sum(getattr(c.tracer, "host_cpu", None) == mine for c in cpus) == 1
 
     def _deadline(self):
         """When wait must return: 0 with work queued, CPU 0 for the callouts."""
