@@ -47,6 +47,7 @@ PROGRAMS = {
     "t_signals": [],
     "t_smp": [],
     "t_spawn": ["3", "/bin/true"],
+    "t_sysvshm": [],
     "t_threads": [],
     "t_time": [],
     "t_true": [],
