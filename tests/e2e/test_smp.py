@@ -62,6 +62,20 @@ def test_guests_spread_over_cpus_and_host_cpus(root):
     assert len({c for c in pinned if c is not None}) == min(2, HOST_CPUS)
 
 
+REBALANCE = ("pids=; for i in 1 2 3 4; do (while :; do :; done) & pids=\"$pids $!\"; done; "
+             "sleep 0.5; left=; for p in $pids; do "
+             "if [ $(cut -d' ' -f39 /proc/$p/stat) = 1 ]; then kill $p; else left=\"$left $p\"; fi; "
+             "done; sleep 1.5; for p in $left; do cut -d' ' -f39 /proc/$p/stat; done; kill $left")
+
+
+def test_the_balancer_evens_out_the_cpus(root):
+    """Busy loops on CPU 1 are killed; of those left on CPU 0, the balancer
+    moves one over (interrupted where it runs, migrated at that trap)."""
+    r = run_vk(root, "/bin/sh", "-c", REBALANCE, args=SMP, timeout=60)
+    cpus = r.stdout.decode().split()
+    assert len(cpus) >= 2 and set(cpus) == {"0", "1"}, (cpus, r.stderr.decode()[-2000:])
+
+
 def test_init_exit_halts_with_guests_on_every_cpu(root):
     """Halting stops every CPU and kills the guests it traces."""
     t = time.monotonic()

@@ -9,7 +9,7 @@ from vkernel.ddb.db_interface import stop_cpus
 from vkernel.kernel import kern_proc
 from vkernel.kernel.kern_synch import WAKE_NORMAL, Sleep, sched
 from vkernel.kernel.proc import Lwp, Proc
-from vkernel.kernel.trap import Cpu
+from vkernel.kernel.trap import Cpu, balance_cpus
 from vkernel.platform.fake import FakePlatform
 
 
@@ -131,3 +131,36 @@ def test_an_idle_cpu_polls_only_on_a_host_cpu_of_its_own(cpus):
     assert cpus[0]._may_poll() and cpus[1]._may_poll()
     cpus[1].tracer.host_cpu = 0                     # -n 4 on 2 host CPUs: shared
     assert not cpus[0]._may_poll()
+
+
+class Host:
+    """A platform thread that records interrupts."""
+
+    def __init__(self):
+        self.interrupts = 0
+
+    def interrupt(self):
+        self.interrupts += 1
+
+
+def busy(cpu, tid):
+    td = thread(cpu, oncpu=True, tid=tid)
+    td.host = Host()
+    td.lwp_proc.p_lwps[tid] = td
+    cpu.oncpu.add(td)
+    return td
+
+
+def test_the_balancer_leaves_a_difference_of_one(cpus):
+    busy(cpus[0], 100)
+    busy(cpus[0], 101)
+    busy(cpus[1], 102)
+    assert balance_cpus() is None
+
+
+def test_the_balancer_interrupts_one_thread_of_the_busiest_cpu(cpus):
+    a, b = busy(cpus[0], 100), busy(cpus[0], 101)
+    td = balance_cpus()
+    assert td in (a, b) and td.td_migrate is cpus[1] and td.host.interrupts == 1
+    assert balance_cpus() in (a, b) and a.td_migrate and b.td_migrate    # the other one
+    assert balance_cpus() is None                                         # both marked

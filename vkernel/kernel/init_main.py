@@ -22,7 +22,7 @@ from .kern_descrip import FileDesc
 from .kern_shutdown import EXIT_PANIC, EXIT_REBOOT, EXIT_RESET, Halt   # noqa: F401  (re-exported)
 from .kern_synch import mp_lock, sched
 from .proc import Lwp, Proc, SACTIVE, SZOMB
-from .trap import Cpu
+from .trap import BALANCE_PERIOD, Cpu, balance_cpus
 from .vm_map import MemoryLimit, VmSpace
 from vkernel.platform import spawn_thread
 
@@ -312,9 +312,16 @@ class Kernel:
 
     # -- the other CPUs (DragonFly's APs: application processors) ---------------------------
     def start_aps(self):
-        """Start CPUs 1..N-1, each on its own host thread."""
+        """Start CPUs 1..N-1, each on its own host thread, and the balancer."""
+        if len(self.cpus) > 1:
+            self._balance()
         for cpu in self.cpus[1:]:
             cpu.thread = spawn_thread(self._ap_main, f"cpu{cpu.cpuid}", cpu)
+
+    def _balance(self):
+        """A callout every BALANCE_PERIOD: even out the CPUs' loads."""
+        balance_cpus()
+        sched.callout(time.monotonic() + BALANCE_PERIOD, self._balance)
 
     def _ap_main(self, cpu):
         try:

@@ -160,6 +160,7 @@ class Lwp:
         self.td_sigwait = 0                # signals rt_sigtimedwait is waiting for
         self.td_futex_bitset = 0xFFFFFFFF
         self.td_futex_woken = False
+        self.td_migrate = None             # the CPU the balancer moves it to (trap.py)
 
     def __repr__(self):
         return f"<lwp {self.lwp_tid} of {self.lwp_proc.p_pid}>"

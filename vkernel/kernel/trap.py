@@ -243,6 +243,11 @@ class Cpu:
     def _signal_trap(self, td, trap):
         if trap.signo in FAULT_SIGNALS:
             self._fault(td, trap)
+        elif trap.signo == signal.SIGURG and td.td_migrate is not None:
+            dest, td.td_migrate = td.td_migrate, None
+            if dest is not self and dest.running and _load(dest) < _load(self):
+                self.migrate(td, dest)              # the balancer's interrupt
+                return
         self.userret(td)
 
     def _fault(self, td, trap):
@@ -284,3 +289,34 @@ class Cpu:
             tsleep(td, ("stopped", p), "stop", interruptible=False)
         except Sleep:
             td.td_stopped = True
+
+
+# -- the load balancer ------------------------------------------------------------------------
+BALANCE_PERIOD = 0.25    # s between two looks at the CPUs' loads
+
+
+def _load(cpu):
+    """Threads running guest code on cpu or queued there."""
+    return len(cpu.oncpu) + len(cpu.runq)
+
+
+def balance_cpus():
+    """Move one guest thread from the busiest CPU to the idlest when they
+    differ by two or more threads running or queued (DragonFly's usched
+    balancing, much simplified).  The thread is interrupted where it runs
+    (a host SIGURG) and its CPU migrates it at that trap.  Returns the
+    thread picked, or None."""
+    cpus = [c for c in sched.cpus if c is not None and c.running]
+    if len(cpus) < 2:
+        return None
+    load = {c: _load(c) for c in cpus}
+    busiest = max(cpus, key=lambda c: load[c])
+    idlest = min(cpus, key=lambda c: load[c])
+    if load[busiest] - load[idlest] < 2:
+        return None
+    for td in list(busiest.oncpu):
+        if td.td_migrate is None and td.lwp_proc.p_lwps.get(td.lwp_tid) is td:
+            td.td_migrate = idlest
+            td.host.interrupt()
+            return td
+    return None
