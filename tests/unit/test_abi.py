@@ -177,6 +177,9 @@ _SIGFRAME_EXTRA = [
     ("USER_DS", "cur_ss()", _sf().USER_DS),
 ]
 
+_SHMID_PERM = {f"perm_{m}": f"shm_perm.{m}" for m in ("key", "uid", "gid", "cuid", "cgid",
+                                                   "mode", "seq")}
+
 PROBES = [
     Probe("errno", ["linux/errno.h"], min_checked=133),
     Probe("signal", ["linux/signal.h", "linux/signalfd.h"],
@@ -366,6 +369,13 @@ PROBES += [
                  for n in ("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE",
                            "INFO", "DEBUG")]),
     Probe("random", ["linux/random.h"], min_checked=10),
+    Probe("ipc", ["linux/ipc.h", "linux/shm.h", "asm/shmbuf.h"],
+          structs=[S("IPC64_PERM", "struct ipc64_perm"),
+                   S("SHMID64_DS", "struct shmid64_ds", rename=_SHMID_PERM),
+                   S("SHMINFO64", "struct shminfo64"),
+                   S("SHM_INFO_DS", "struct shm_info")],
+          skip={"SHMMAX", "SHMALL", "SHMSEG", "SHMLBA", "SHMMIN", "IPCMNI"},
+          min_checked=20),
 ]
 
 
