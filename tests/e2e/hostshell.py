@@ -55,6 +55,21 @@ def descendants(pid):
     return out
 
 
+def kernel_memfds(supervisor):
+    """Host memfds held by a vkernel (the supervisor and its children): the
+    data of memfs files that were mapped (vkernel/fs/memfs/memfs_data.py)."""
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+        pids = [supervisor] + [int(p) for p in f.read().split()]
+    n = 0
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                n += "vkernel-memfs" in os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                pass
+    return n
+
+
 def comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:

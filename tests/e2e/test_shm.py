@@ -17,6 +17,7 @@ import subprocess
 import pytest
 
 from conftest import REPO, run_vk, vkernel_cmd
+from hostshell import kernel_memfds
 
 T_SHM = "/usr/local/bin/t_shm"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,18 +92,6 @@ def test_dev_shm_is_a_tmpfs_that_counts_its_files(root):
 
 
 # -- the kernel's host descriptors ---------------------------------------------------------
-def _kernel_memfds(supervisor):
-    """Host memfds held by the vkernel (the supervisor's child)."""
-    with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
-        pids = [supervisor] + [int(p) for p in f.read().split()]
-    n = 0
-    for pid in pids:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                n += "vkernel-memfs" in os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                pass
-    return n
 
 
 def test_host_memfds_are_closed_when_the_files_go(root):
@@ -117,7 +106,7 @@ def test_host_memfds_are_closed_when_the_files_go(root):
     try:
         for line in proc.stdout:
             word = line.decode().split()[0]
-            seen[word] = _kernel_memfds(proc.pid)
+            seen[word] = kernel_memfds(proc.pid)
     finally:
         proc.wait(timeout=120)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]

@@ -12,6 +12,7 @@ import os
 import subprocess
 
 from conftest import REPO, run_vk, vkernel_cmd
+from hostshell import kernel_memfds
 
 T_SYSVSHM = "/usr/local/bin/t_sysvshm"
 
@@ -36,18 +37,6 @@ def test_t_sysvshm_on_two_cpus(root, guest_bins):
     assert got.stdout.decode() == ref, got.stderr.decode()[-2000:]
 
 
-def _kernel_memfds(supervisor):
-    """Host memfds held by the vkernel (the supervisor and its children)."""
-    with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
-        pids = [supervisor] + [int(p) for p in f.read().split()]
-    n = 0
-    for pid in pids:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                n += "vkernel-memfs" in os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                pass
-    return n
 
 
 def test_removed_segments_free_their_memfds(root):
@@ -62,7 +51,7 @@ def test_removed_segments_free_their_memfds(root):
     seen = {}
     try:
         for line in proc.stdout:
-            seen[line.decode().split()[0]] = _kernel_memfds(proc.pid)
+            seen[line.decode().split()[0]] = kernel_memfds(proc.pid)
     finally:
         proc.wait(timeout=120)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
