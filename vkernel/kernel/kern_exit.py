@@ -100,22 +100,11 @@ def _kill_orphaned_pgrp(q, parent, ignored=None):
         return
     if parent.p_session is not pg.pg_session:
         return
-    if _will_be_orphaned(pg, ignored) and any(m.p_stat == SSTOP for m in pg.pg_members):
+    if kern_proc.pgrp_orphaned(pg, ignored) and any(m.p_stat == SSTOP for m in pg.pg_members):
         from .kern_sig import gsignal
         gsignal(pg.pg_id, S.SIGHUP)
         gsignal(pg.pg_id, S.SIGCONT)
 
-
-def _will_be_orphaned(pg, ignored):
-    """No live member but `ignored` has a parent in another group of the
-    session (kern_sig.orphaned, counting only the living)."""
-    for m in pg.pg_members:
-        if m is ignored or m.p_stat == SZOMB:
-            continue
-        par = m.p_pptr
-        if par is not None and par.p_pgrp is not pg and par.p_session is pg.pg_session:
-            return False
-    return True
 
 
 def _release_vfork_parent(p):

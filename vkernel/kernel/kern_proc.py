@@ -90,6 +90,21 @@ def leavepgrp(p):
         pgrphash.pop(pg.pg_id, None)
 
 
+def pgrp_orphaned(pg, ignored=None):
+    """POSIX orphaned process group (BSD orphanpg's test, Linux
+    will_become_orphaned_pgrp): no living member but `ignored` has a parent
+    in another group of the same session.  No group counts as orphaned."""
+    if pg is None:
+        return True
+    for m in pg.pg_members:
+        if m is ignored or m.p_stat == SZOMB:
+            continue
+        par = m.p_pptr
+        if par is not None and par.p_pgrp is not pg and par.p_session is pg.pg_session:
+            return False
+    return True
+
+
 def pgrp_procs(pgid):
     pg = pgrphash.get(pgid)
     return [p for p in pg.pg_members if p.p_stat != SZOMB] if pg else []

@@ -205,8 +205,7 @@ def trap_fatal(exc, td, resumable=True):
     console().leave()
     if not resumable:
         boot(RB_AUTOBOOT | RB_DUMP | RB_NOSYNC)
-    return td is None or (not td.lwp_proc.p_flags & P_WEXIT
-                          and td.lwp_proc.p_lwps.get(td.lwp_tid) is td)
+    return td is None or (not td.lwp_proc.p_flags & P_WEXIT and td.is_live())
 
 
 def panic_message(exc):

@@ -228,21 +228,9 @@ def issignal(td):
         dfl = S.DEFAULT_ACTIONS.get(sig, S.ACT_TERM)
         if dfl in (S.ACT_IGN, S.ACT_CONT):
             continue
-        if dfl == S.ACT_STOP and sig != S.SIGSTOP and orphaned(p):
+        if dfl == S.ACT_STOP and sig != S.SIGSTOP and kern_proc.pgrp_orphaned(p.p_pgrp):
             continue
         return sig, info, dfl
-
-
-def orphaned(p):
-    """POSIX orphaned process group: no member has a parent in another group of the session."""
-    pg = p.p_pgrp
-    if pg is None:
-        return True
-    for q in pg.pg_members:
-        par = q.p_pptr
-        if par and par.p_pgrp is not pg and par.p_session is pg.pg_session:
-            return False
-    return True
 
 
 # -- delivery ---------------------------------------------------------------------------

@@ -132,12 +132,6 @@ class SleepQueues:
         if td in q:
             q.remove(td)
 
-    def all_runnable(self):
-        """Every CPU's run queue, for the debugger: [(cpuid, [td, ...])]."""
-        if not self.cpus:
-            return [(0, list(self.runq))]
-        return [(c.cpuid, list(c.runq)) for c in self.cpus]
-
     # -- callouts -------------------------------------------------------------
     def callout(self, deadline, fn):
         """Run fn() at monotonic time `deadline` (kern_timeout.c)."""

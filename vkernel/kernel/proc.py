@@ -165,6 +165,11 @@ class Lwp:
     def __repr__(self):
         return f"<lwp {self.lwp_tid} of {self.lwp_proc.p_pid}>"
 
+    def is_live(self):
+        """Still a thread of its process: not exited (exit1 empties p_lwps),
+        not ended by a sibling's exec or exit."""
+        return self.lwp_proc.p_lwps.get(self.lwp_tid) is self
+
     @property
     def proc(self):
         return self.lwp_proc

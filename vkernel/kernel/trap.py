@@ -126,7 +126,7 @@ class Cpu:
     def run_queue(self):
         while self.runq and self.running:
             td = self.runq.pop(0)
-            if td.lwp_proc.p_flags & P_WEXIT or td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
+            if not td.is_live():
                 continue
             self.curthread = td
             self._guarded(td, self._run_one, td)
@@ -166,10 +166,9 @@ class Cpu:
         dest.send_ipi(lambda: dest._adopt(td))
 
     def _adopt(self, td):
-        p = td.lwp_proc
         if not self.tracer.adopt(td.host):
             return                                  # killed on the way
-        if p.p_flags & P_WEXIT or p.p_lwps.get(td.lwp_tid) is not td:
+        if not td.is_live():
             return                                  # its exit comes from the host
         td.regs.orig_rax = 2**64 - 1                # not in a syscall: no restart
         self.curthread = td
@@ -220,7 +219,7 @@ class Cpu:
             return
         td.td_oncpu = False
         self.oncpu.discard(td)
-        if trap.kind != EXITED and td.lwp_proc.p_lwps.get(td.lwp_tid) is not td:
+        if trap.kind != EXITED and not td.is_live():
             return           # a thread that exited while running elsewhere: its CPU ends it
         self.curthread = td
         try:
@@ -315,7 +314,7 @@ def balance_cpus():
     if load[busiest] - load[idlest] < 2:
         return None
     for td in list(busiest.oncpu):
-        if td.td_migrate is None and td.lwp_proc.p_lwps.get(td.lwp_tid) is td:
+        if td.td_migrate is None and td.is_live():
             td.td_migrate = idlest
             td.host.interrupt()
             return td

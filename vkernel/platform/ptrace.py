@@ -176,6 +176,41 @@ class SpaceBase:
         self.cur = th
 
 
+class ThreadBase:
+    """The deferred resume every platform's threads share: the CPU's next
+    wait does set_regs + resume in one go (fastptrace's fused step)."""
+
+    def resume_with(self, regs):
+        """set_regs(regs) + resume(), fused into the CPU's next wait when possible."""
+        self._fresh = False
+        tr = self.tracer
+        if tr.pending is None:
+            tr.pending = (self, regs)
+        else:
+            self.set_regs(regs)
+            self.resume()
+
+
+class TracerBase:
+    """What every platform's CPU half does with a deferred resume."""
+
+    pending = None                # (Thread, Regs): a deferred resume_with
+
+    def flush_pending(self):
+        """Carry out a deferred resume_with() now."""
+        if self.pending is not None:
+            th, regs = self.pending
+            self.pending = None
+            try:
+                th.set_regs(regs)
+                th.resume()
+            except PlatformError as e:
+                self.resume_failed(th, e)
+
+    def resume_failed(self, th, err):
+        """The thread died before its resume; its exit is collected later."""
+
+
 class Space(SpaceBase):
     """A guest address space: one host process (its mm) and its memory file."""
 
@@ -228,7 +263,7 @@ class Space(SpaceBase):
         self.close()
 
 
-class Thread:
+class Thread(ThreadBase):
     """A guest thread: one traced host thread, traced by one CPU's tracer."""
 
     def __init__(self, space, tid, tracer):
@@ -268,16 +303,6 @@ class Thread:
         """Run natively until the next syscall, fault or signal."""
         self._fresh = False
         ptrace(PTRACE_SYSEMU_SINGLESTEP if step else PTRACE_SYSEMU, self.tid)
-
-    def resume_with(self, regs):
-        """set_regs(regs) + resume(), fused into the CPU's next wait when possible."""
-        self._fresh = False
-        tr = self.tracer
-        if tr.pending is None:
-            tr.pending = (self, regs)
-        else:
-            self.set_regs(regs)
-            self.resume()
 
     def inject(self, nr, *args):
         """Execute host syscall `nr` in this thread; return its raw result.
@@ -377,13 +402,18 @@ class Thread:
         ptrace(PTRACE_GETREGS, self.tid, 0, ctypes.addressof(r))
         r.rip, r.orig_rax = STUB_PARK, 2**64 - 1
         self.set_regs(r)
-        if host_cpu is not None:
-            try:
-                os.sched_setaffinity(self.tid, {host_cpu})
-            except OSError:
-                pass
+        pin(self.tid, host_cpu)
         ptrace(PTRACE_DETACH, self.tid, 0, 0)
         tr.disown(self)
+
+
+def pin(tid, host_cpu):
+    """Keep a guest host thread on host_cpu (None: leave it where it may run)."""
+    if host_cpu is not None:
+        try:
+            os.sched_setaffinity(tid, {host_cpu})
+        except OSError:
+            pass                          # it is gone: its exit is collected later
 
 
 def _host_state(tgid, tid):

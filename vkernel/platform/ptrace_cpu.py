@@ -24,10 +24,10 @@ from .fdwatch import FdWatcher
 from .ptrace import (OPTIONS, PTRACE_CONT, PTRACE_EVENT_EXEC, PTRACE_EVENT_STOP,
                      PTRACE_INTERRUPT, PTRACE_O_TRACEEXEC, PTRACE_SEIZE, PTRACE_SETOPTIONS,
                      PTRACE_SYSEMU, STUB_BASE, STUB_SYSCALL, HOST_MUNMAP, WALL, Regs,
-                     Space, Thread, _host_state, _local, ptrace)
+                     Space, Thread, TracerBase, _host_state, _local, pin, ptrace)
 
 
-class Tracer:
+class Tracer(TracerBase):
     """A virtual CPU's tracees, its deferred resume and its doorbell."""
 
     def __init__(self, platform, cpuid, host_cpu=None):
@@ -43,12 +43,10 @@ class Tracer:
         self.calls = collections.deque()  # platform work other CPUs hand us
         self.bell = None
         self.watcher = None
-        self.ident = None
 
     def start(self):
         """Become this virtual CPU: run on the calling host thread from now on."""
         _local.tracer = self
-        self.ident = threading.get_ident()
         if self.host_cpu is not None:
             os.sched_setaffinity(0, {self.host_cpu})
         self.bell = Doorbell(self.platform.stub_fd, ptrace, Regs, STUB_SYSCALL)
@@ -96,17 +94,10 @@ class Tracer:
                 break
             ptrace(PTRACE_CONT, pid, 0, 0)
         ptrace(PTRACE_SETOPTIONS, pid, 0, OPTIONS)
-        self._pin(pid)
+        pin(pid, self.host_cpu)
         th = Thread(Space(self.platform, pid), pid, self)
         self._empty_space(th)
         return th
-
-    def _pin(self, tid):
-        if self.host_cpu is not None:
-            try:
-                os.sched_setaffinity(tid, {self.host_cpu})
-            except OSError:
-                pass
 
     def _empty_space(self, th):
         """Unmap everything the host exec left (stack, ...) except the stub and vdso."""
@@ -179,17 +170,6 @@ class Tracer:
         except PlatformError:
             pass                         # the thread it was for is already gone
 
-    def flush_pending(self):
-        """Carry out a deferred resume_with() now."""
-        if self.pending is not None:
-            th, regs = self.pending
-            self.pending = None
-            try:
-                th.set_regs(regs)
-                th.resume()
-            except PlatformError:
-                pass                     # it died; its exit is collected later
-
     def _collect(self):
         traps = []
         while True:
@@ -230,13 +210,11 @@ class Tracer:
 
     # -- waiting for one thread ---------------------------------------------------------
     def _waittid(self, tid):
-        while True:
-            try:
-                return os.waitpid(tid, WALL)[1]
-            except ChildProcessError:
-                return 0
-            except InterruptedError:
-                continue
+        """Wait for one tracee (os.waitpid retries EINTR); 0 if it is gone."""
+        try:
+            return os.waitpid(tid, WALL)[1]
+        except ChildProcessError:
+            return 0
 
     def wait_stub_trap(self, th):
         """Wait for the int3 after an injected syscall, absorbing clone events."""
@@ -304,11 +282,6 @@ class Tracer:
         th = self.threads.pop(tid, None)
         if th is not None:
             th.space.threads.pop(tid, None)
-
-
-def current():
-    """The Tracer of the virtual CPU running on this host thread (or None)."""
-    return getattr(_local, "tracer", None)
 
 
 def _reap_untraced(tid):

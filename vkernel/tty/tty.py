@@ -24,7 +24,7 @@ from vkernel.abi.linux import fcntl as F
 from vkernel.abi.linux import signal as S
 from vkernel.abi.linux import termios as T
 from vkernel.abi.linux.stat import makedev
-from vkernel.kernel import kern_sig
+from vkernel.kernel import kern_proc, kern_sig
 from vkernel.kernel.errors import KernelError
 from vkernel.kernel.file import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from vkernel.kernel.kern_synch import tsleep, wakeup
@@ -130,7 +130,7 @@ class Tty(LineDiscipline):
             if sig == S.SIGTTIN:
                 raise KernelError(E.EIO)
             return
-        if kern_sig.orphaned(p):
+        if kern_proc.pgrp_orphaned(p.p_pgrp):
             raise KernelError(E.EIO)
         kern_sig.gsignal(p.p_pgid, sig)
         raise KernelError(E.ERESTARTSYS)

@@ -56,8 +56,8 @@ class PfsNode(Vnode):
         """The thread of a /proc/PID/task/TID node, else None; ENOENT once gone."""
         if self._lwp is None:
             return None
-        td, p = self._lwp(), self.proc
-        if td is None or p.p_lwps.get(td.lwp_tid) is not td:
+        td = self._lwp()
+        if td is None or not td.is_live():
             raise KernelError(ENOENT)
         return td
 
