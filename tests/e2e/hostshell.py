@@ -70,6 +70,25 @@ def kernel_memfds(supervisor):
     return n
 
 
+def memfds_at_each_line(root, script):
+    """Run `vkernel -r root -- /bin/sh -c script` and, at each line it prints,
+    count the vkernel's host memfds: {first word of the line: count}.  The
+    script must end well (exit 0)."""
+    import subprocess
+    from conftest import vkernel_cmd
+    proc = subprocess.Popen(vkernel_cmd("-r", root, "--", "/bin/sh", "-c", script),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    seen = {}
+    try:
+        for line in proc.stdout:
+            seen[line.decode().split()[0]] = kernel_memfds(proc.pid)
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    return seen
+
+
 def comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from conftest import REPO, run_vk, vkernel_cmd
-from hostshell import kernel_memfds
+from hostshell import memfds_at_each_line
 
 T_SHM = "/usr/local/bin/t_shm"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -99,17 +99,7 @@ def test_host_memfds_are_closed_when_the_files_go(root):
     3 files left in /dev/shm keep 3, until they are removed."""
     script = (f"{T_SHM} leak 300 3 && echo ready && sleep 3 && "
               "rm /dev/shm/t_shm.keep.* && echo removed && sleep 3")
-    proc = subprocess.Popen(vkernel_cmd("-r", root, "--", "/bin/sh", "-c", script),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            env=dict(os.environ, PYTHONPATH=REPO))
-    seen = {}
-    try:
-        for line in proc.stdout:
-            word = line.decode().split()[0]
-            seen[word] = kernel_memfds(proc.pid)
-    finally:
-        proc.wait(timeout=120)
-    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    seen = memfds_at_each_line(root, script)
     assert seen == {"leak:": 3, "ready": 3, "removed": 0}
 
 

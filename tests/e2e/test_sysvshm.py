@@ -8,11 +8,10 @@ attach addresses, SHM_RDONLY faults, permissions for uid 1000 and the errno
 cases.  The kernel's host memfds of removed segments must be closed once
 their last attachment is gone; segments nobody removed must stay.
 """
-import os
 import subprocess
 
-from conftest import REPO, run_vk, vkernel_cmd
-from hostshell import kernel_memfds
+from conftest import run_vk
+from hostshell import memfds_at_each_line
 
 T_SYSVSHM = "/usr/local/bin/t_sysvshm"
 
@@ -37,22 +36,11 @@ def test_t_sysvshm_on_two_cpus(root, guest_bins):
     assert got.stdout.decode() == ref, got.stderr.decode()[-2000:]
 
 
-
-
 def test_removed_segments_free_their_memfds(root):
     """40 private segments made, attached (also by forked children), removed
     and detached: no memfd left; 3 keyed segments left unremoved keep 3
     after their process exits, until IPC_RMID."""
     script = (f"{T_SYSVSHM} leak 40 3 && echo ready && sleep 3 && "
               f"{T_SYSVSHM} unkeep 3 && echo removed && sleep 3")
-    proc = subprocess.Popen(vkernel_cmd("-r", root, "--", "/bin/sh", "-c", script),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            env=dict(os.environ, PYTHONPATH=REPO))
-    seen = {}
-    try:
-        for line in proc.stdout:
-            seen[line.decode().split()[0]] = kernel_memfds(proc.pid)
-    finally:
-        proc.wait(timeout=120)
-    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    seen = memfds_at_each_line(root, script)
     assert seen == {"ready": 3, "removed": 0}
